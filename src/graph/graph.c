@@ -1,0 +1,171 @@
+/* Graph ownership, tensor shapes and small shape utilities. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/graph.h"
+
+size_t qcal_dtype_size(qcal_dtype dt)
+{
+    switch (dt) {
+    case QCAL_DT_FLOAT: case QCAL_DT_INT32: case QCAL_DT_UINT32: return 4;
+    case QCAL_DT_UINT8: case QCAL_DT_INT8: case QCAL_DT_BOOL: return 1;
+    case QCAL_DT_UINT16: case QCAL_DT_INT16: case QCAL_DT_FLOAT16: return 2;
+    case QCAL_DT_INT64: case QCAL_DT_DOUBLE: case QCAL_DT_UINT64: return 8;
+    default: return 0;
+    }
+}
+
+const char *qcal_dtype_name(qcal_dtype dt)
+{
+    switch (dt) {
+    case QCAL_DT_FLOAT: return "float32";
+    case QCAL_DT_UINT8: return "uint8";
+    case QCAL_DT_INT8: return "int8";
+    case QCAL_DT_UINT16: return "uint16";
+    case QCAL_DT_INT16: return "int16";
+    case QCAL_DT_INT32: return "int32";
+    case QCAL_DT_INT64: return "int64";
+    case QCAL_DT_STRING: return "string";
+    case QCAL_DT_BOOL: return "bool";
+    case QCAL_DT_FLOAT16: return "float16";
+    case QCAL_DT_DOUBLE: return "float64";
+    case QCAL_DT_UINT32: return "uint32";
+    case QCAL_DT_UINT64: return "uint64";
+    default: return "undefined";
+    }
+}
+
+size_t qcal__shape_nelem(int rank, const int64_t *dims)
+{
+    size_t n = 1;
+
+    for (int i = 0; i < rank; i++) {
+        if (dims[i] < 0)
+            return SIZE_MAX;
+        if (dims[i] != 0 && n > SIZE_MAX / 2 / (size_t)dims[i])
+            return SIZE_MAX;
+        n *= (size_t)dims[i];
+    }
+    return n;
+}
+
+char *qcal__shape_str(int rank, const int64_t *dims, char *buf, size_t size)
+{
+    size_t used = 0;
+
+    if (size == 0)
+        return buf;
+    buf[0] = '\0';
+    for (int i = 0; i < rank && used < size; i++) {
+        int w = snprintf(buf + used, size - used, "%s%lld", i ? "x" : "", (long long)dims[i]);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+    return buf;
+}
+
+qcal_status qcal__tensor_set_shape(qcal__tensor *t, qcal_dtype dt, int rank, const int64_t *dims,
+                                   qcal_error *err)
+{
+    size_t n;
+
+    if (rank < 0 || rank > QCAL_MAX_RANK)
+        return qcal_error_set(err, QCAL_E_UNSUPPORTED, "tensor '%s': rank %d (at most %d)",
+                              t->name, rank, QCAL_MAX_RANK);
+    n = qcal__shape_nelem(rank, dims);
+    if (n == SIZE_MAX)
+        return qcal_error_set(err, QCAL_E_SHAPE, "tensor '%s': invalid or too large shape",
+                              t->name);
+    t->dtype = dt;
+    t->rank = rank;
+    for (int i = 0; i < rank; i++)
+        t->dims[i] = dims[i];
+    for (int i = rank; i < QCAL_MAX_RANK; i++)
+        t->dims[i] = 0;
+    t->nelem = n;
+    t->shaped = true;
+    return QCAL_OK;
+}
+
+void qcal__tensor_free(qcal__tensor *t)
+{
+    if (!t)
+        return;
+    if (t->kind == QCAL__T_CONST)
+        free(t->data);
+    free(t->name);
+    free(t);
+}
+
+qcal__tensor *qcal__graph_find(const qcal__graph *g, const char *name)
+{
+    for (size_t i = 0; i < g->n_tensors; i++)
+        if (strcmp(g->tensors[i]->name, name) == 0)
+            return g->tensors[i];
+    return NULL;
+}
+
+qcal__tensor *qcal__graph_add_tensor(qcal__graph *g, const char *name)
+{
+    qcal__tensor **grown;
+    qcal__tensor *t = calloc(1, sizeof *t);
+
+    if (!t)
+        return NULL;
+    t->name = strdup(name);
+    grown = realloc(g->tensors, (g->n_tensors + 1) * sizeof *grown);
+    if (!t->name || !grown) {
+        free(t->name);
+        free(t);
+        if (grown)
+            g->tensors = grown;
+        return NULL;
+    }
+    g->tensors = grown;
+    t->producer = -1;
+    t->last_use = -1;
+    t->id = g->n_tensors;
+    g->tensors[g->n_tensors++] = t;
+    return t;
+}
+
+static void attr_fini(qcal__attr *a)
+{
+    free(a->name);
+    free(a->s);
+    free(a->floats);
+    free(a->ints);
+    for (size_t i = 0; a->strings && i < a->n; i++)
+        free(a->strings[i]);
+    free(a->strings);
+    qcal__tensor_free(a->t);
+}
+
+void qcal__graph_destroy(qcal__graph *g)
+{
+    if (!g)
+        return;
+    for (int i = 0; i < g->n_nodes; i++) {
+        qcal__node *n = &g->nodes[i];
+        free(n->name);
+        free(n->op_type);
+        free(n->domain);
+        free(n->in);
+        free(n->out);
+        for (int k = 0; k < n->n_attr; k++)
+            attr_fini(&n->attr[k]);
+        free(n->attr);
+        free(n->params);
+    }
+    free(g->nodes);
+    for (size_t i = 0; i < g->n_tensors; i++)
+        qcal__tensor_free(g->tensors[i]);
+    free(g->tensors);
+    free(g->inputs);
+    free(g->outputs);
+    free(g->path);
+    free(g->dir);
+    free(g);
+}

@@ -1,0 +1,714 @@
+/*
+ * ONNX model loading: protobuf-c parse (code generated at build time from the system's
+ * onnx.proto), conversion to the internal graph, topological ordering and kernel resolution.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "onnx.pb-c.h"
+#include "onnx/onnx.h"
+#include "ops/ops.h"
+
+#define MAX_IR_VERSION 8
+#define MAX_OPSET 17
+
+void qcal__sha256_hex(const void *data, size_t len, char *hex)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+
+    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+    for (unsigned int i = 0; i < mdlen; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    hex[2 * mdlen] = '\0';
+}
+
+/* Reads a whole file into a malloc'ed buffer. */
+static qcal_status read_file(const char *path, uint8_t **buf, size_t *len, qcal_error *err)
+{
+    FILE *fp = fopen(path, "rb");
+    long size;
+    uint8_t *data;
+
+    *buf = NULL;
+    *len = 0;
+    if (!fp)
+        return qcal_error_set(err, QCAL_E_IO, "%s: %s", path, strerror(errno));
+    if (fseek(fp, 0, SEEK_END) != 0 || (size = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) != 0) {
+        fclose(fp);
+        return qcal_error_set(err, QCAL_E_IO, "%s: cannot determine size: %s", path,
+                              strerror(errno));
+    }
+    data = malloc(size > 0 ? (size_t)size : 1);
+    if (!data) {
+        fclose(fp);
+        return qcal_error_set(err, QCAL_E_NOMEM, "%s: out of memory (%ld bytes)", path, size);
+    }
+    if (size > 0 && fread(data, 1, (size_t)size, fp) != (size_t)size) {
+        free(data);
+        fclose(fp);
+        return qcal_error_set(err, QCAL_E_IO, "%s: read failed", path);
+    }
+    fclose(fp);
+    *buf = data;
+    *len = (size_t)size;
+    return QCAL_OK;
+}
+
+static bool dtype_supported(int32_t dt)
+{
+    return qcal_dtype_size((qcal_dtype)dt) != 0 && dt != QCAL_DT_FLOAT16;
+}
+
+/* Reads external data (data_location EXTERNAL) relative to dir. */
+static qcal_status read_external(const Onnx__TensorProto *tp, const char *dir, void *dst,
+                                 size_t nbytes, qcal_error *err)
+{
+    const char *loc = NULL;
+    long long offset = 0, length = -1;
+    char path[PATH_MAX];
+    FILE *fp;
+
+    for (size_t i = 0; i < tp->n_external_data; i++) {
+        const Onnx__StringStringEntryProto *e = tp->external_data[i];
+        if (!e->key || !e->value)
+            continue;
+        if (strcmp(e->key, "location") == 0)
+            loc = e->value;
+        else if (strcmp(e->key, "offset") == 0)
+            offset = atoll(e->value);
+        else if (strcmp(e->key, "length") == 0)
+            length = atoll(e->value);
+    }
+    if (!loc)
+        return qcal_error_set(err, QCAL_E_CORRUPT, "tensor '%s': external data without location",
+                              tp->name ? tp->name : "");
+    if (length >= 0 && (size_t)length != nbytes)
+        return qcal_error_set(err, QCAL_E_CORRUPT,
+                              "tensor '%s': external data length %lld, expected %zu bytes",
+                              tp->name ? tp->name : "", length, nbytes);
+    if (snprintf(path, sizeof path, "%s/%s", dir ? dir : ".", loc) >= (int)sizeof path)
+        return qcal_error_set(err, QCAL_E_INVALID, "%s: path too long", loc);
+    fp = fopen(path, "rb");
+    if (!fp)
+        return qcal_error_set(err, QCAL_E_IO, "%s: %s (external data of tensor '%s')", path,
+                              strerror(errno), tp->name ? tp->name : "");
+    if (fseek(fp, (long)offset, SEEK_SET) != 0 || fread(dst, 1, nbytes, fp) != nbytes) {
+        fclose(fp);
+        return qcal_error_set(err, QCAL_E_CORRUPT,
+                              "%s: too short for tensor '%s' (%zu bytes at offset %lld)", path,
+                              tp->name ? tp->name : "", nbytes, offset);
+    }
+    fclose(fp);
+    return QCAL_OK;
+}
+
+/*
+ * Converts a TensorProto into t (dtype, shape, owned data). Data may be in raw_data (little
+ * endian), in the typed field matching the type (int32_data also holds 8/16-bit and bool values),
+ * or in an external file.
+ */
+static qcal_status tensor_from_proto(const Onnx__TensorProto *tp, const char *dir, qcal__tensor *t,
+                                     qcal_error *err)
+{
+    const char *name = tp->name ? tp->name : "";
+    int64_t dims[QCAL_MAX_RANK];
+    size_t esize, n, nbytes, have;
+    qcal_status st;
+    uint8_t *data;
+
+    if (!dtype_supported(tp->data_type))
+        return qcal_error_set(err, QCAL_E_UNSUPPORTED, "tensor '%s': data type %s unsupported",
+                              name, qcal_dtype_name((qcal_dtype)tp->data_type));
+    if (tp->n_dims > QCAL_MAX_RANK)
+        return qcal_error_set(err, QCAL_E_UNSUPPORTED, "tensor '%s': rank %zu unsupported", name,
+                              tp->n_dims);
+    for (size_t i = 0; i < tp->n_dims; i++)
+        dims[i] = tp->dims[i];
+    st = qcal__tensor_set_shape(t, (qcal_dtype)tp->data_type, (int)tp->n_dims, dims, err);
+    if (st != QCAL_OK)
+        return st;
+    esize = qcal_dtype_size(t->dtype);
+    n = t->nelem;
+    nbytes = n * esize;
+    data = calloc(nbytes ? nbytes : 1, 1);
+    if (!data)
+        return qcal_error_set(err, QCAL_E_NOMEM, "tensor '%s': out of memory", name);
+
+    if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
+        st = read_external(tp, dir, data, nbytes, err);
+        if (st != QCAL_OK) {
+            free(data);
+            return st;
+        }
+    } else if (tp->has_raw_data) {
+        if (tp->raw_data.len != nbytes) {
+            free(data);
+            return qcal_error_set(err, QCAL_E_CORRUPT,
+                                  "tensor '%s': raw_data has %zu bytes, shape needs %zu", name,
+                                  tp->raw_data.len, nbytes);
+        }
+        if (nbytes)
+            memcpy(data, tp->raw_data.data, nbytes);
+    } else {
+        switch (t->dtype) {
+        case QCAL_DT_FLOAT:
+            have = tp->n_float_data;
+            if (have == n && n)
+                memcpy(data, tp->float_data, nbytes);
+            break;
+        case QCAL_DT_DOUBLE:
+            have = tp->n_double_data;
+            if (have == n && n)
+                memcpy(data, tp->double_data, nbytes);
+            break;
+        case QCAL_DT_INT64:
+            have = tp->n_int64_data;
+            if (have == n && n)
+                memcpy(data, tp->int64_data, nbytes);
+            break;
+        case QCAL_DT_UINT32: case QCAL_DT_UINT64:
+            have = tp->n_uint64_data;
+            for (size_t i = 0; have == n && i < n; i++) {
+                if (t->dtype == QCAL_DT_UINT32)
+                    ((uint32_t *)data)[i] = (uint32_t)tp->uint64_data[i];
+                else
+                    ((uint64_t *)data)[i] = tp->uint64_data[i];
+            }
+            break;
+        default: /* int32, int16, int8, uint16, uint8, bool: stored in int32_data */
+            have = tp->n_int32_data;
+            for (size_t i = 0; have == n && i < n; i++) {
+                int32_t v = tp->int32_data[i];
+                switch (t->dtype) {
+                case QCAL_DT_INT32: ((int32_t *)data)[i] = v; break;
+                case QCAL_DT_INT16: ((int16_t *)data)[i] = (int16_t)v; break;
+                case QCAL_DT_UINT16: ((uint16_t *)data)[i] = (uint16_t)v; break;
+                case QCAL_DT_INT8: ((int8_t *)data)[i] = (int8_t)v; break;
+                default: ((uint8_t *)data)[i] = (uint8_t)v; break;
+                }
+            }
+            break;
+        }
+        if (have != n) {
+            free(data);
+            return qcal_error_set(err, QCAL_E_CORRUPT, "tensor '%s': has %zu values, shape needs %zu",
+                                  name, have, n);
+        }
+    }
+    t->data = data;
+    t->kind = QCAL__T_CONST;
+    return QCAL_OK;
+}
+
+qcal_status qcal__onnx_read_tensor_file(const char *path, qcal__tensor *t, qcal_error *err)
+{
+    uint8_t *buf;
+    size_t len;
+    Onnx__TensorProto *tp;
+    qcal_status st = read_file(path, &buf, &len, err);
+
+    if (st != QCAL_OK)
+        return st;
+    tp = onnx__tensor_proto__unpack(NULL, len, buf);
+    free(buf);
+    if (!tp)
+        return qcal_error_set(err, QCAL_E_CORRUPT, "%s: not a serialized ONNX TensorProto", path);
+    memset(t, 0, sizeof *t);
+    t->producer = -1;
+    t->last_use = -1;
+    st = tensor_from_proto(tp, NULL, t, err);
+    if (st == QCAL_OK) {
+        t->name = strdup(tp->name ? tp->name : "");
+        if (!t->name) {
+            free(t->data);
+            t->data = NULL;
+            st = qcal_error_set(err, QCAL_E_NOMEM, "%s: out of memory", path);
+        }
+    } else {
+        qcal_error_prefix(err, path);
+    }
+    onnx__tensor_proto__free_unpacked(tp, NULL);
+    return st;
+}
+
+/* ---- name -> tensor hash map (open addressing), load time only ---- */
+typedef struct name_map {
+    size_t cap;
+    qcal__tensor **slots;
+} name_map;
+
+static size_t hash_str(const char *s)
+{
+    size_t h = 1469598103934665603ull;
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+    return h;
+}
+
+static qcal__tensor *map_get(const name_map *m, const char *name)
+{
+    for (size_t i = hash_str(name) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        if (!m->slots[i])
+            return NULL;
+        if (strcmp(m->slots[i]->name, name) == 0)
+            return m->slots[i];
+    }
+}
+
+static void map_put(name_map *m, qcal__tensor *t)
+{
+    size_t i = hash_str(t->name) & (m->cap - 1);
+    while (m->slots[i])
+        i = (i + 1) & (m->cap - 1);
+    m->slots[i] = t;
+}
+
+/* ---- attributes ---- */
+static qcal_status convert_attr(const Onnx__AttributeProto *ap, const char *dir, qcal__attr *a,
+                                qcal_error *err)
+{
+    int type = ap->has_type ? (int)ap->type : 0;
+
+    a->name = strdup(ap->name ? ap->name : "");
+    if (!a->name)
+        return qcal_error_set(err, QCAL_E_NOMEM, "out of memory");
+    /* IR 1-2 files may omit the type: take it from the field that is set. */
+    if (type == 0) {
+        if (ap->n_floats) type = QCAL__A_FLOATS;
+        else if (ap->n_ints) type = QCAL__A_INTS;
+        else if (ap->n_strings) type = QCAL__A_STRINGS;
+        else if (ap->t) type = QCAL__A_TENSOR;
+        else if (ap->g) type = QCAL__A_GRAPH;
+        else if (ap->has_s) type = QCAL__A_STRING;
+        else if (ap->has_f) type = QCAL__A_FLOAT;
+        else if (ap->has_i) type = QCAL__A_INT;
+    }
+    a->type = (qcal__attr_type)type;
+    switch (type) {
+    case QCAL__A_FLOAT: a->f = ap->f; break;
+    case QCAL__A_INT: a->i = ap->i; break;
+    case QCAL__A_STRING:
+        a->s = malloc(ap->s.len + 1);
+        if (!a->s)
+            return qcal_error_set(err, QCAL_E_NOMEM, "out of memory");
+        if (ap->s.len)
+            memcpy(a->s, ap->s.data, ap->s.len);
+        a->s[ap->s.len] = '\0';
+        break;
+    case QCAL__A_FLOATS:
+        a->n = ap->n_floats;
+        a->floats = malloc((a->n ? a->n : 1) * sizeof *a->floats);
+        if (!a->floats)
+            return qcal_error_set(err, QCAL_E_NOMEM, "out of memory");
+        if (a->n)
+            memcpy(a->floats, ap->floats, a->n * sizeof *a->floats);
+        break;
+    case QCAL__A_INTS:
+        a->n = ap->n_ints;
+        a->ints = malloc((a->n ? a->n : 1) * sizeof *a->ints);
+        if (!a->ints)
+            return qcal_error_set(err, QCAL_E_NOMEM, "out of memory");
+        if (a->n)
+            memcpy(a->ints, ap->ints, a->n * sizeof *a->ints);
+        break;
+    case QCAL__A_STRINGS:
+        a->n = ap->n_strings;
+        a->strings = calloc(a->n ? a->n : 1, sizeof *a->strings);
+        if (!a->strings)
+            return qcal_error_set(err, QCAL_E_NOMEM, "out of memory");
+        for (size_t i = 0; i < a->n; i++) {
+            a->strings[i] = malloc(ap->strings[i].len + 1);
+            if (!a->strings[i])
+                return qcal_error_set(err, QCAL_E_NOMEM, "out of memory");
+            memcpy(a->strings[i], ap->strings[i].data, ap->strings[i].len);
+            a->strings[i][ap->strings[i].len] = '\0';
+        }
+        break;
+    case QCAL__A_TENSOR: {
+        qcal_status st;
+        a->t = calloc(1, sizeof *a->t);
+        if (!a->t || !(a->t->name = strdup(ap->t->name ? ap->t->name : a->name)))
+            return qcal_error_set(err, QCAL_E_NOMEM, "out of memory");
+        a->t->producer = -1;
+        a->t->last_use = -1;
+        st = tensor_from_proto(ap->t, dir, a->t, err);
+        if (st != QCAL_OK)
+            return st;
+        break;
+    }
+    default:
+        break; /* graphs and sparse tensors: kept as a typed, empty attribute */
+    }
+    return QCAL_OK;
+}
+
+/* ---- graph construction ---- */
+typedef struct unsupported_list {
+    char text[400];
+    size_t used;
+    int count;
+} unsupported_list;
+
+static void unsupported_add(unsupported_list *u, const char *what)
+{
+    int w;
+
+    if (strstr(u->text, what)) /* list each (op, opset) once */
+        return;
+    u->count++;
+    w = snprintf(u->text + u->used, sizeof u->text - u->used, "%s%s", u->used ? ", " : "", what);
+    if (w > 0)
+        u->used = (size_t)w + u->used < sizeof u->text ? u->used + (size_t)w : sizeof u->text - 1;
+}
+
+static char *dirname_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *d;
+
+    if (!slash)
+        return strdup(".");
+    d = strndup(path, (size_t)(slash - path));
+    if (d && !d[0]) {
+        free(d);
+        d = strdup("/");
+    }
+    return d;
+}
+
+/* Declared shape of a graph input; unknown dims are -1. */
+static qcal_status set_declared_input(qcal__tensor *t, const Onnx__ValueInfoProto *vi,
+                                      qcal_error *err)
+{
+    const Onnx__TypeProto *tp = vi->type;
+    const Onnx__TypeProto__Tensor *tt;
+    int64_t dims[QCAL_MAX_RANK];
+    int rank = 0;
+
+    if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
+        return qcal_error_set(err, QCAL_E_UNSUPPORTED, "input '%s': not a tensor", t->name);
+    tt = tp->tensor_type;
+    if (!dtype_supported(tt->elem_type))
+        return qcal_error_set(err, QCAL_E_UNSUPPORTED, "input '%s': data type %s unsupported",
+                              t->name, qcal_dtype_name((qcal_dtype)tt->elem_type));
+    if (tt->shape) {
+        if (tt->shape->n_dim > QCAL_MAX_RANK)
+            return qcal_error_set(err, QCAL_E_UNSUPPORTED, "input '%s': rank %zu unsupported",
+                                  t->name, tt->shape->n_dim);
+        rank = (int)tt->shape->n_dim;
+        for (int i = 0; i < rank; i++) {
+            const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[i];
+            dims[i] = (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
+                       d->dim_value > 0) ? d->dim_value : -1;
+        }
+    }
+    t->dtype = (qcal_dtype)tt->elem_type;
+    t->rank = rank;
+    for (int i = 0; i < rank; i++)
+        t->dims[i] = dims[i];
+    t->shaped = false; /* resolved by prepare */
+    return QCAL_OK;
+}
+
+/*
+ * Kahn's algorithm over node dependencies. ONNX requires files to be topologically sorted;
+ * we accept any order and fail only on cycles or undefined inputs.
+ */
+static qcal_status topo_order(qcal__graph *g, qcal_error *err)
+{
+    int n = g->n_nodes;
+    int *indeg = calloc((size_t)n + 1, sizeof *indeg);
+    int *order = malloc(((size_t)n + 1) * sizeof *order);
+    qcal__node *sorted = malloc(((size_t)n + 1) * sizeof *sorted);
+    int head = 0, tail = 0;
+    qcal_status st = QCAL_OK;
+
+    if (!indeg || !order || !sorted) {
+        st = qcal_error_set(err, QCAL_E_NOMEM, "%s: out of memory", g->path);
+        goto out;
+    }
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < g->nodes[i].n_in; k++)
+            if (g->nodes[i].in[k] && g->nodes[i].in[k]->producer >= 0)
+                indeg[i]++;
+    for (int i = 0; i < n; i++)
+        if (indeg[i] == 0)
+            order[tail++] = i;
+    while (head < tail) {
+        int i = order[head++];
+        for (int j = 0; j < n; j++) {
+            if (indeg[j] == 0)
+                continue;
+            for (int k = 0; k < g->nodes[j].n_in; k++) {
+                const qcal__tensor *t = g->nodes[j].in[k];
+                if (t && t->producer == i && --indeg[j] == 0)
+                    order[tail++] = j;
+            }
+        }
+    }
+    if (tail != n) {
+        st = qcal_error_set(err, QCAL_E_CORRUPT, "%s: graph has a cycle", g->path);
+        goto out;
+    }
+    for (int i = 0; i < n; i++)
+        sorted[i] = g->nodes[order[i]];
+    for (int i = 0; i < n; i++) {
+        sorted[i].index = i;
+        for (int k = 0; k < sorted[i].n_out; k++)
+            if (sorted[i].out[k])
+                sorted[i].out[k]->producer = i;
+    }
+    free(g->nodes);
+    g->nodes = sorted;
+    sorted = NULL;
+out:
+    free(indeg);
+    free(order);
+    free(sorted);
+    return st;
+}
+
+static qcal_status build_graph(qcal__graph *g, const Onnx__ModelProto *mp, qcal_error *err)
+{
+    const Onnx__GraphProto *gp = mp->graph;
+    name_map map = { 0, NULL };
+    unsupported_list uns = { .text = "", .used = 0, .count = 0 };
+    size_t total;
+    qcal_status st = QCAL_OK;
+    int default_opset = -1;
+
+    if (!gp)
+        return qcal_error_set(err, QCAL_E_CORRUPT, "%s: model has no graph", g->path);
+    g->ir_version = mp->has_ir_version ? mp->ir_version : 0;
+    if (g->ir_version > MAX_IR_VERSION)
+        return qcal_error_set(err, QCAL_E_UNSUPPORTED, "%s: IR version %lld (at most %d supported)",
+                              g->path, (long long)g->ir_version, MAX_IR_VERSION);
+    for (size_t i = 0; i < mp->n_opset_import; i++) {
+        const Onnx__OperatorSetIdProto *o = mp->opset_import[i];
+        const char *dom = o->domain ? o->domain : "";
+        if (dom[0] == '\0' || strcmp(dom, "ai.onnx") == 0)
+            default_opset = (int)o->version;
+    }
+    if (default_opset < 0)
+        default_opset = mp->n_opset_import ? -1 : 1; /* IR 1-2 files have no opset_import */
+    if (default_opset > MAX_OPSET)
+        return qcal_error_set(err, QCAL_E_UNSUPPORTED, "%s: opset %d (at most %d supported)",
+                              g->path, default_opset, MAX_OPSET);
+    g->opset = default_opset;
+
+    total = gp->n_initializer + gp->n_input + 8;
+    for (size_t i = 0; i < gp->n_node; i++)
+        total += gp->node[i]->n_output;
+    for (map.cap = 64; map.cap < 2 * total; map.cap *= 2) {}
+    map.slots = calloc(map.cap, sizeof *map.slots);
+    if (!map.slots)
+        return qcal_error_set(err, QCAL_E_NOMEM, "%s: out of memory", g->path);
+
+    for (size_t i = 0; i < gp->n_initializer; i++) {
+        const Onnx__TensorProto *tp = gp->initializer[i];
+        qcal__tensor *t;
+        if (!tp->name || map_get(&map, tp->name))
+            continue;
+        t = qcal__graph_add_tensor(g, tp->name);
+        if (!t) {
+            st = qcal_error_set(err, QCAL_E_NOMEM, "%s: out of memory", g->path);
+            goto out;
+        }
+        st = tensor_from_proto(tp, g->dir, t, err);
+        if (st == QCAL_E_UNSUPPORTED) {
+            char what[160];
+            snprintf(what, sizeof what, "initializer '%.80s' of type %s", tp->name,
+                     qcal_dtype_name((qcal_dtype)tp->data_type));
+            unsupported_add(&uns, what);
+            st = QCAL_OK;
+            t->kind = QCAL__T_CONST;
+            t->data = calloc(1, 1);
+            map_put(&map, t);
+            continue;
+        }
+        if (st != QCAL_OK)
+            goto out;
+        t->initializer = true;
+        map_put(&map, t);
+    }
+    g->inputs = calloc(gp->n_input + 1, sizeof *g->inputs);
+    g->outputs = calloc(gp->n_output + 1, sizeof *g->outputs);
+    if (!g->inputs || !g->outputs) {
+        st = qcal_error_set(err, QCAL_E_NOMEM, "%s: out of memory", g->path);
+        goto out;
+    }
+    for (size_t i = 0; i < gp->n_input; i++) {
+        const Onnx__ValueInfoProto *vi = gp->input[i];
+        qcal__tensor *t;
+        if (!vi->name || map_get(&map, vi->name)) /* an initializer wins over the input */
+            continue;
+        t = qcal__graph_add_tensor(g, vi->name);
+        if (!t) {
+            st = qcal_error_set(err, QCAL_E_NOMEM, "%s: out of memory", g->path);
+            goto out;
+        }
+        t->kind = QCAL__T_INPUT;
+        st = set_declared_input(t, vi, err);
+        if (st == QCAL_E_UNSUPPORTED) {
+            unsupported_add(&uns, err ? err->msg : "input type");
+            st = QCAL_OK;
+        } else if (st != QCAL_OK) {
+            goto out;
+        }
+        map_put(&map, t);
+        g->inputs[g->n_inputs++] = t;
+    }
+
+    g->nodes = calloc(gp->n_node + 1, sizeof *g->nodes);
+    if (!g->nodes) {
+        st = qcal_error_set(err, QCAL_E_NOMEM, "%s: out of memory", g->path);
+        goto out;
+    }
+    /* First pass: outputs, so that inputs can refer to nodes later in the file. */
+    for (size_t i = 0; i < gp->n_node; i++) {
+        const Onnx__NodeProto *np = gp->node[i];
+        qcal__node *n = &g->nodes[i];
+        char defname[64];
+
+        g->n_nodes = (int)i + 1;
+        snprintf(defname, sizeof defname, "%s_%zu", np->op_type ? np->op_type : "node", i);
+        n->name = strdup(np->name && np->name[0] ? np->name : defname);
+        n->op_type = strdup(np->op_type ? np->op_type : "");
+        n->domain = strdup(np->domain ? np->domain : "");
+        n->in = calloc(np->n_input + 1, sizeof *n->in);
+        n->out = calloc(np->n_output + 1, sizeof *n->out);
+        n->attr = calloc(np->n_attribute + 1, sizeof *n->attr);
+        if (!n->name || !n->op_type || !n->domain || !n->in || !n->out || !n->attr) {
+            st = qcal_error_set(err, QCAL_E_NOMEM, "%s: out of memory", g->path);
+            goto out;
+        }
+        n->n_in = (int)np->n_input;
+        n->n_out = (int)np->n_output;
+        n->index = (int)i;
+        for (size_t k = 0; k < np->n_output; k++) {
+            qcal__tensor *t;
+            if (!np->output[k] || !np->output[k][0])
+                continue;
+            if (map_get(&map, np->output[k])) {
+                st = qcal_error_set(err, QCAL_E_CORRUPT, "%s: node '%s': tensor '%s' is defined twice",
+                                    g->path, n->name, np->output[k]);
+                goto out;
+            }
+            t = qcal__graph_add_tensor(g, np->output[k]);
+            if (!t) {
+                st = qcal_error_set(err, QCAL_E_NOMEM, "%s: out of memory", g->path);
+                goto out;
+            }
+            t->producer = (int)i;
+            map_put(&map, t);
+            n->out[k] = t;
+        }
+        for (size_t k = 0; k < np->n_attribute; k++) {
+            n->n_attr = (int)k + 1;
+            st = convert_attr(np->attribute[k], g->dir, &n->attr[k], err);
+            if (st == QCAL_E_UNSUPPORTED) {
+                unsupported_add(&uns, err ? err->msg : "attribute");
+                st = QCAL_OK;
+            } else if (st != QCAL_OK) {
+                qcal_error_prefix(err, n->name);
+                qcal_error_prefix(err, g->path);
+                goto out;
+            }
+        }
+    }
+    /* Second pass: inputs and kernels. */
+    for (size_t i = 0; i < gp->n_node; i++) {
+        const Onnx__NodeProto *np = gp->node[i];
+        qcal__node *n = &g->nodes[i];
+        const char *dom = n->domain;
+        char what[160];
+
+        for (size_t k = 0; k < np->n_input; k++) {
+            if (!np->input[k] || !np->input[k][0])
+                continue;
+            n->in[k] = map_get(&map, np->input[k]);
+            if (!n->in[k]) {
+                st = qcal_error_set(err, QCAL_E_CORRUPT,
+                                    "%s: node '%s' (%s): input '%s' is not defined by any node, "
+                                    "initializer or graph input", g->path, n->name, n->op_type,
+                                    np->input[k]);
+                goto out;
+            }
+        }
+        if (dom[0] && strcmp(dom, "ai.onnx") != 0) {
+            int ver = 0;
+            for (size_t o = 0; o < mp->n_opset_import; o++)
+                if (mp->opset_import[o]->domain && strcmp(mp->opset_import[o]->domain, dom) == 0)
+                    ver = (int)mp->opset_import[o]->version;
+            snprintf(what, sizeof what, "%s (domain %s, opset %d)", n->op_type, dom, ver);
+            unsupported_add(&uns, what);
+            continue;
+        }
+        n->opset = g->opset;
+        n->op = qcal__op_find(n->op_type, n->opset);
+        if (!n->op) {
+            snprintf(what, sizeof what, "%s (opset %d)", n->op_type, n->opset);
+            unsupported_add(&uns, what);
+        }
+    }
+    if (uns.count) {
+        st = qcal_error_set(err, QCAL_E_UNSUPPORTED, "%s: unsupported: %s", g->path, uns.text);
+        goto out;
+    }
+    for (size_t i = 0; i < gp->n_output; i++) {
+        qcal__tensor *t = gp->output[i]->name ? map_get(&map, gp->output[i]->name) : NULL;
+        if (!t) {
+            st = qcal_error_set(err, QCAL_E_CORRUPT, "%s: graph output '%s' is never computed",
+                                g->path, gp->output[i]->name ? gp->output[i]->name : "");
+            goto out;
+        }
+        t->is_output = true;
+        g->outputs[g->n_outputs++] = t;
+    }
+    st = topo_order(g, err);
+out:
+    free(map.slots);
+    return st;
+}
+
+qcal_status qcal__onnx_load(const char *path, qcal__graph **out, char *sha256_hex,
+                            qcal_error *err)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    Onnx__ModelProto *mp = NULL;
+    qcal__graph *g = NULL;
+    qcal_status st;
+
+    *out = NULL;
+    st = read_file(path, &buf, &len, err);
+    if (st != QCAL_OK)
+        return st;
+    if (sha256_hex)
+        qcal__sha256_hex(buf, len, sha256_hex);
+    mp = onnx__model_proto__unpack(NULL, len, buf);
+    free(buf);
+    if (!mp || !mp->graph)
+        return qcal_error_set(err, QCAL_E_CORRUPT, "%s: not a valid ONNX model (protobuf parse "
+                              "failed)", path);
+    g = calloc(1, sizeof *g);
+    if (!g || !(g->path = strdup(path)) || !(g->dir = dirname_of(path))) {
+        st = qcal_error_set(err, QCAL_E_NOMEM, "%s: out of memory", path);
+        goto out;
+    }
+    st = build_graph(g, mp, err);
+out:
+    onnx__model_proto__free_unpacked(mp, NULL);
+    if (st != QCAL_OK) {
+        qcal__graph_destroy(g);
+        return st;
+    }
+    *out = g;
+    return QCAL_OK;
+}

@@ -1,0 +1,21 @@
+/* ONNX protobuf (de)serialisation through protobuf-c. Internal. */
+#ifndef QCAL_ONNX_H
+#define QCAL_ONNX_H
+
+#include "graph/graph.h"
+
+/* Parses path into a graph: tensors (initializers CONST with data, inputs INPUT with declared
+ * shapes where a symbolic or unknown dimension is -1), nodes in topological order with resolved
+ * kernels. Every unsupported (op, opset) or data type is listed in one error. sha256_hex (65
+ * bytes) receives the file's SHA-256. */
+qcal_status qcal__onnx_load(const char *path, qcal__graph **out, char *sha256_hex,
+                            qcal_error *err);
+
+/* Reads a serialized TensorProto file (the ONNX test-data .pb format) into t: dtype, shape,
+ * owned data (malloc), name (strdup, "" when absent). On failure t is left empty. */
+qcal_status qcal__onnx_read_tensor_file(const char *path, qcal__tensor *t, qcal_error *err);
+
+/* SHA-256 of a buffer as 64 lowercase hex digits + NUL. */
+void qcal__sha256_hex(const void *data, size_t len, char *hex);
+
+#endif

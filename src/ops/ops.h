@@ -1,0 +1,103 @@
+/*
+ * Operator kernels: the interface every op family implements, and small helpers for reading
+ * attributes and constant inputs.
+ *
+ * Life of a node: the loader resolves (op_type, opset) to a qcal__op from the registry. At prepare
+ * time the executor calls infer() in execution order, after the shapes (and, for CONST tensors, the
+ * values) of all inputs are known; infer parses attributes, checks inputs, sets every output's
+ * dtype and shape with qcal__tensor_set_shape(), may store parsed parameters in n->params (malloc,
+ * freed with free() by the graph; infer is always called with n->params == NULL) and sets
+ * n->scratch (bytes). When all inputs are CONST the executor runs the node at prepare time
+ * (constant folding). run() reads n->in[i]->data and writes n->out[i]->data; it cannot fail and
+ * must not allocate; scratch is n->scratch bytes, 64-byte aligned, uninitialised.
+ *
+ * Inputs named in value_inputs (bit i = input i) must have known values at infer time (shape
+ * arguments: Reshape's shape, Slice's starts, ...). The executor binds graph inputs feeding such
+ * slots to the values given at prepare time, or fails with a message naming the input.
+ */
+#ifndef QCAL_OPS_H
+#define QCAL_OPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "graph/graph.h"
+
+#define QCAL__OPSET_LAST 1000
+
+typedef struct qcal__op {
+    const char *op_type;
+    int since, until; /* closed opset range */
+    qcal_status (*infer)(qcal__node *n, qcal_error *err);
+    void (*run)(const qcal__node *n, void *scratch);
+    uint32_t value_inputs; /* bit i: input i's value is needed by infer */
+} qcal__op;
+
+/* Each family file defines one table, terminated by an entry with op_type NULL. */
+extern const qcal__op qcal__ops_conv[];    /* conv.c: Conv, ConvTranspose */
+extern const qcal__op qcal__ops_gemm[];    /* gemm.c: Gemm, MatMul */
+extern const qcal__op qcal__ops_unary[];   /* unary.c: math and activation functions */
+extern const qcal__op qcal__ops_binary[];  /* binary.c: broadcasting arithmetic, compare, logic,
+                                              variadic, Where, PRelu */
+extern const qcal__op qcal__ops_pool[];    /* pool.c: MaxPool, AveragePool, Global*, LRN */
+extern const qcal__op qcal__ops_norm[];    /* norm.c: BatchNorm, InstanceNorm, LayerNorm,
+                                              Softmax, LogSoftmax */
+extern const qcal__op qcal__ops_reduce[];  /* reduce.c: Reduce*, ArgMax, TopK */
+extern const qcal__op qcal__ops_shape[];   /* shape.c: Reshape, Flatten, Squeeze, ... */
+extern const qcal__op qcal__ops_move[];    /* move.c: Transpose, Concat, Split, Slice, Gather,
+                                              GatherElements, Pad, Tile, Expand, D2S, S2D */
+extern const qcal__op qcal__ops_resize[];  /* resize.c: Resize, Upsample */
+extern const qcal__op qcal__ops_quant[];   /* quant.c: QuantizeLinear, DequantizeLinear */
+
+/* Finds the kernel for (op_type, opset) in the default domain; NULL if none. */
+const qcal__op *qcal__op_find(const char *op_type, int opset);
+/* True if some opset of op_type is registered (to word the error). */
+bool qcal__op_known(const char *op_type);
+/* Calls fn for every registered entry (tests, README table). */
+void qcal__op_foreach(void (*fn)(const qcal__op *op, void *ctx), void *ctx);
+
+/* ---- attributes (absent attribute: the default is returned) ---- */
+const qcal__attr *qcal__attr_find(const qcal__node *n, const char *name);
+int64_t qcal__attr_int(const qcal__node *n, const char *name, int64_t def);
+float qcal__attr_float(const qcal__node *n, const char *name, float def);
+const char *qcal__attr_str(const qcal__node *n, const char *name, const char *def);
+/* Returns the element count and sets *out (NULL and 0 when absent). */
+size_t qcal__attr_ints(const qcal__node *n, const char *name, const int64_t **out);
+size_t qcal__attr_floats(const qcal__node *n, const char *name, const float **out);
+
+/* ---- errors: "node 'name' (Op): <message>" ---- */
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+qcal_status qcal__node_error(qcal_error *err, const qcal__node *n, qcal_status code,
+                             const char *fmt, ...);
+
+/* ---- inputs ---- */
+/* Input i if present (i < n_in and not omitted), else NULL. */
+static inline const qcal__tensor *qcal__in(const qcal__node *n, int i)
+{
+    return (i < n->n_in) ? n->in[i] : NULL;
+}
+/* Checks n_in within [lo, hi] and the presence of inputs 0..lo-1. */
+qcal_status qcal__check_inputs(const qcal__node *n, int lo, int hi, qcal_error *err);
+/* Reads CONST input i (int64, int32, or any integer type) into out[max]; *count gets the
+ * element count. Fails naming the input if it is not CONST or has more than max elements. */
+qcal_status qcal__const_ints(const qcal__node *n, int i, int64_t *out, size_t max, size_t *count,
+                             qcal_error *err);
+/* Same for float-valued (float32/float64/float16 not supported) CONST inputs. */
+qcal_status qcal__const_floats(const qcal__node *n, int i, float *out, size_t max, size_t *count,
+                               qcal_error *err);
+
+/* Normalizes axis (may be negative) against rank; fails with E_INVALID when out of range. */
+qcal_status qcal__norm_axis(const qcal__node *n, int64_t axis, int rank, int *out,
+                            qcal_error *err);
+
+/* Numpy-style broadcast of shapes a and b into out (rank *out_rank). E_SHAPE if incompatible. */
+qcal_status qcal__broadcast(const qcal__node *n, int ra, const int64_t *a, int rb,
+                            const int64_t *b, int *out_rank, int64_t *out, qcal_error *err);
+
+/* Row-major strides (in elements) of a shape. */
+void qcal__strides(int rank, const int64_t *dims, int64_t *strides);
+
+#endif
