@@ -299,7 +299,7 @@ static qcal_status plan(qcal_model *m, qcal_error *err)
                 n->in[k]->last_use = i;
     }
     s = calloc(g->n_tensors + 1, sizeof *s);
-    placed = calloc(g->n_tensors + 1, sizeof *placed);
+    placed = calloc(2 * (g->n_tensors + 1), sizeof *placed); /* placed list + work area */
     if (!s || !placed) {
         st = qcal_error_set(err, QCAL_E_NOMEM, "out of memory");
         goto out;
