@@ -18,7 +18,7 @@ size_t qcal_dtype_size(qcal_dtype dt)
 
 const char *qcal_dtype_name(qcal_dtype dt)
 {
-    switch (dt) {
+    switch ((int)dt) { /* int: ONNX types qcal has no enum value for are named too */
     case QCAL_DT_FLOAT: return "float32";
     case QCAL_DT_UINT8: return "uint8";
     case QCAL_DT_INT8: return "int8";
@@ -32,6 +32,9 @@ const char *qcal_dtype_name(qcal_dtype dt)
     case QCAL_DT_DOUBLE: return "float64";
     case QCAL_DT_UINT32: return "uint32";
     case QCAL_DT_UINT64: return "uint64";
+    case 14: return "complex64";
+    case 15: return "complex128";
+    case 16: return "bfloat16";
     default: return "undefined";
     }
 }

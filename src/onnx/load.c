@@ -392,11 +392,11 @@ static qcal_status set_declared_input(qcal__tensor *t, const Onnx__ValueInfoProt
     int rank = 0;
 
     if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
-        return qcal_error_set(err, QCAL_E_UNSUPPORTED, "input '%s': not a tensor", t->name);
+        return qcal_error_set(err, QCAL_E_UNSUPPORTED, "Sequence/Optional (input '%s')", t->name);
     tt = tp->tensor_type;
     if (!dtype_supported(tt->elem_type))
-        return qcal_error_set(err, QCAL_E_UNSUPPORTED, "input '%s': data type %s unsupported",
-                              t->name, qcal_dtype_name((qcal_dtype)tt->elem_type));
+        return qcal_error_set(err, QCAL_E_UNSUPPORTED, "%s (input '%s')",
+                              qcal_dtype_name((qcal_dtype)tt->elem_type), t->name);
     if (tt->shape) {
         if (tt->shape->n_dim > QCAL_MAX_RANK)
             return qcal_error_set(err, QCAL_E_UNSUPPORTED, "input '%s': rank %zu unsupported",
@@ -523,8 +523,8 @@ static qcal_status build_graph(qcal__graph *g, const Onnx__ModelProto *mp, qcal_
         st = tensor_from_proto(tp, g->dir, t, err);
         if (st == QCAL_E_UNSUPPORTED) {
             char what[160];
-            snprintf(what, sizeof what, "initializer '%.80s' of type %s", tp->name,
-                     qcal_dtype_name((qcal_dtype)tp->data_type));
+            snprintf(what, sizeof what, "%s (initializer '%.80s')",
+                     qcal_dtype_name((qcal_dtype)tp->data_type), tp->name);
             unsupported_add(&uns, what);
             st = QCAL_OK;
             t->kind = QCAL__T_CONST;
@@ -654,6 +654,21 @@ static qcal_status build_graph(qcal__graph *g, const Onnx__ModelProto *mp, qcal_
         n->op = qcal__op_find(n->op_type, n->opset);
         if (!n->op) {
             snprintf(what, sizeof what, "%s (opset %d)", n->op_type, n->opset);
+            unsupported_add(&uns, what);
+        }
+    }
+    if (uns.count) {
+        st = qcal_error_set(err, QCAL_E_UNSUPPORTED, "%s: unsupported: %s", g->path, uns.text);
+        goto out;
+    }
+    for (size_t i = 0; i < gp->n_output; i++) {
+        const Onnx__TypeProto *tp = gp->output[i]->type;
+        if (tp && tp->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE && tp->tensor_type &&
+            tp->tensor_type->has_elem_type && !dtype_supported(tp->tensor_type->elem_type)) {
+            char what[160];
+            snprintf(what, sizeof what, "%s (output '%.80s')",
+                     qcal_dtype_name((qcal_dtype)tp->tensor_type->elem_type),
+                     gp->output[i]->name ? gp->output[i]->name : "");
             unsupported_add(&uns, what);
         }
     }

@@ -237,7 +237,11 @@ static int run_test(const char *dir, char *why, size_t wlen)
     return result;
 }
 
-/* With --readme: a skip is allowed only for operators/types the README names in backquotes. */
+/*
+ * With --readme: a skip is allowed only for operators/types the README names in backquotes. The
+ * loader's message is "unsupported: ITEM, ITEM, ..." where each ITEM starts with an op type or a
+ * data type name, optionally followed by a parenthesised note (which may contain commas).
+ */
 static bool skip_is_documented(const char *why)
 {
     const char *p = strstr(why, "unsupported: ");
@@ -246,24 +250,30 @@ static bool skip_is_documented(const char *why)
     if (!readme_text)
         return true;
     if (!p)
-        p = why;
-    else
-        p += strlen("unsupported: ");
-    /* Each listed item starts with its op type (or "initializer ... of type T"). */
+        return false;
+    p += strlen("unsupported: ");
     while (*p) {
         size_t len = strcspn(p, " ,(");
-        const char *type = strstr(p, "of type ");
-        if (strncmp(p, "initializer", 11) == 0 && type)
-            p = type + 8, len = strcspn(p, " ,(");
-        if (len > 0 && len < sizeof item - 2) {
-            snprintf(item, sizeof item, "`%.*s`", (int)len, p);
-            if (!strstr(readme_text, item))
-                return false;
+        if (len == 0 || len > sizeof item - 3)
+            return false;
+        snprintf(item, sizeof item, "`%.*s`", (int)len, p);
+        if (!strstr(readme_text, item))
+            return false;
+        p += len;
+        while (*p == ' ')
+            p++;
+        if (*p == '(') {
+            int depth = 0;
+            for (; *p; p++) {
+                depth += (*p == '(') - (*p == ')');
+                if (depth == 0) {
+                    p++;
+                    break;
+                }
+            }
         }
-        p = strchr(p, ',');
-        if (!p)
-            break;
-        p += 2;
+        while (*p == ',' || *p == ' ')
+            p++;
     }
     return true;
 }
