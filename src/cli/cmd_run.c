@@ -127,6 +127,26 @@ static qcal_status load_input(const char *path, const qcal_tensor_view *want,
     }
 }
 
+/* mkdir -p: creates dir and its missing parents. */
+static int mkdir_p(const char *dir)
+{
+    char tmp[PATH_MAX];
+    size_t n = strlen(dir);
+
+    if (n >= sizeof tmp)
+        return -1;
+    memcpy(tmp, dir, n + 1);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return (mkdir(tmp, 0777) != 0 && errno != EEXIST) ? -1 : 0;
+}
+
 /* Shape of a .pb/.npy input, to prepare models with symbolic dimensions; 0 if not known. */
 static int file_shape(const char *path, qcal_tensor_view *v)
 {
@@ -227,8 +247,19 @@ int qcal_cli_run(int argc, char **argv)
         for (int k = 0; k < decl.rank; k++)
             if (decl.dims[k] < 0)
                 views[i].dims[k] = k == 0 ? mopts.batch : 1;
-        if (file_shape(inputs[i], &f) && f.rank == decl.rank)
+        if (file_shape(inputs[i], &f)) {
+            bool fits = f.rank == decl.rank;
+            for (int k = 0; fits && k < decl.rank; k++)
+                fits = decl.dims[k] < 0 || decl.dims[k] == f.dims[k];
+            if (!fits) {
+                char a[128], b[128];
+                rc = qcal_cli_failf(QCAL_E_SHAPE, "%s: shape [%s] does not fit input '%s' [%s]",
+                                    inputs[i], qcal__shape_str(f.rank, f.dims, a, sizeof a),
+                                    decl.name, qcal__shape_str(decl.rank, decl.dims, b, sizeof b));
+                goto out;
+            }
             memcpy(views[i].dims, f.dims, sizeof f.dims);
+        }
         views[i].nelem = 1;
         for (int k = 0; k < views[i].rank; k++)
             views[i].nelem *= (size_t)views[i].dims[k];
@@ -245,7 +276,7 @@ int qcal_cli_run(int argc, char **argv)
         rc = qcal_cli_fail(&err);
         goto out;
     }
-    if (outdir && mkdir(outdir, 0777) != 0 && errno != EEXIST) {
+    if (outdir && mkdir_p(outdir) != 0) {
         rc = qcal_cli_failf(QCAL_E_IO, "%s: %s", outdir, strerror(errno));
         goto out;
     }
