@@ -1,6 +1,7 @@
 /*
  * Normalisation kernels: BatchNormalization (inference form), InstanceNormalization,
- * LayerNormalization, Softmax, LogSoftmax and Hardmax, every opset from 1 to 17.
+ * LayerNormalization, Softmax, LogSoftmax and Hardmax, every opset from 1 to 17. The loss
+ * operators built on LogSoftmax are in norm_loss.c and share this family's table.
  *
  * Precision: per-element arithmetic is float (double for double tensors) in a fixed order.
  * Statistics over a data-sized extent (instance/layer mean and variance, the softmax
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/norm_loss.h"
 #include "ops/ops.h"
 
 static bool is_float_type(qcal_dtype dt)
@@ -435,5 +437,7 @@ const qcal__op qcal__ops_norm[] = {
     { "Softmax", 1, QCAL__OPSET_LAST, sm_infer, softmax_run, 0 },
     { "LogSoftmax", 1, QCAL__OPSET_LAST, sm_infer, logsoftmax_run, 0 },
     { "Hardmax", 1, QCAL__OPSET_LAST, sm_infer, hardmax_run, 0 },
+    { "NegativeLogLikelihoodLoss", 12, QCAL__OPSET_LAST, qcal__nll_infer, qcal__nll_run, 0 },
+    { "SoftmaxCrossEntropyLoss", 12, QCAL__OPSET_LAST, qcal__sce_infer, qcal__sce_run, 0 },
     { NULL, 0, 0, NULL, NULL, 0 },
 };

@@ -1,6 +1,6 @@
 /*
- * Pooling kernels: MaxPool and AveragePool (1-D to 3-D), GlobalMaxPool, GlobalAveragePool and
- * LRN, every opset from 1 to 17.
+ * Pooling kernels: MaxPool and AveragePool (1-D to 3-D), GlobalMaxPool, GlobalAveragePool, LRN
+ * (every opset from 1 to 17) and MaxUnpool (9 to 17).
  *
  * MaxPool and AveragePool share one parameter block. infer() resolves kernel_shape, strides,
  * pads, auto_pad, dilations and ceil_mode into the output shape and, per spatial axis and output
@@ -553,11 +553,99 @@ static void lrn_run(const qcal__node *n, void *scratch)
     }
 }
 
+/* ---- MaxUnpool-9/11: scatter X into zeros at the flat Indices of a MaxPool ---- */
+
+typedef struct unpool_params {
+    int rank;
+    int64_t inferred[QCAL_MAX_RANK]; /* (in - 1) * stride - pads + kernel: what I indexes */
+    int64_t out[QCAL_MAX_RANK];      /* output_shape when given, else the inferred shape */
+} unpool_params;
+
+/*
+ * Indices are flat over the inferred shape. A larger output_shape keeps the inferred block at
+ * the start of every axis and zeros after it (the ONNX reference's placement); elements whose
+ * index falls outside the output are dropped.
+ */
+static qcal_status unpool_infer(qcal__node *n, qcal_error *err)
+{
+    const qcal__tensor *x, *ind;
+    const int64_t *ks;
+    int64_t strides[POOL_MAX_SPATIAL], pads[2 * POOL_MAX_SPATIAL];
+    unpool_params *p;
+    size_t nsp;
+    qcal_status st = qcal__check_inputs(n, 2, 3, err);
+
+    if (st != QCAL_OK)
+        return st;
+    x = n->in[0];
+    ind = n->in[1];
+    if (x->dtype != QCAL_DT_FLOAT && x->dtype != QCAL_DT_DOUBLE)
+        return qcal__node_error(err, n, QCAL_E_UNSUPPORTED, "input type %s is not supported",
+                                qcal_dtype_name(x->dtype));
+    if (ind->dtype != QCAL_DT_INT64 || ind->nelem != x->nelem)
+        return qcal__node_error(err, n, QCAL_E_SHAPE, "I must be int64 with X's shape");
+    nsp = qcal__attr_ints(n, "kernel_shape", &ks);
+    if (nsp < 1 || nsp > POOL_MAX_SPATIAL || x->rank != (int)nsp + 2)
+        return qcal__node_error(err, n, QCAL_E_UNSUPPORTED,
+                                "kernel_shape has %zu values for input rank %d", nsp, x->rank);
+    if ((st = ints_attr(n, "strides", nsp, 1, strides, err)) != QCAL_OK ||
+        (st = ints_attr(n, "pads", 2 * nsp, 0, pads, err)) != QCAL_OK)
+        return st;
+    p = malloc(sizeof *p);
+    if (!p)
+        return qcal__node_error(err, n, QCAL_E_NOMEM, "out of memory");
+    n->params = p;
+    p->rank = x->rank;
+    p->inferred[0] = x->dims[0];
+    p->inferred[1] = x->dims[1];
+    for (size_t a = 0; a < nsp; a++)
+        p->inferred[2 + a] = (x->dims[2 + a] - 1) * strides[a] - pads[a] - pads[a + nsp] + ks[a];
+    memcpy(p->out, p->inferred, sizeof p->out);
+    if (qcal__in(n, 2)) {
+        size_t cnt;
+        st = qcal__const_ints(n, 2, p->out, QCAL_MAX_RANK, &cnt, err);
+        if (st != QCAL_OK)
+            return st;
+        if (cnt != (size_t)x->rank)
+            return qcal__node_error(err, n, QCAL_E_SHAPE, "output_shape has %zu values, "
+                                    "expected %d", cnt, x->rank);
+    }
+    n->scratch = 0;
+    return qcal__tensor_set_shape(n->out[0], x->dtype, x->rank, p->out, err);
+}
+
+static void unpool_run(const qcal__node *n, void *scratch)
+{
+    const unpool_params *p = n->params;
+    const qcal__tensor *x = n->in[0];
+    const int64_t *ind = n->in[1]->data;
+    const size_t es = qcal_dtype_size(x->dtype);
+    const size_t total = qcal__shape_nelem(p->rank, p->inferred);
+    char *y = n->out[0]->data;
+
+    (void)scratch;
+    memset(y, 0, n->out[0]->nelem * es);
+    for (size_t j = 0; j < x->nelem; j++) {
+        int64_t rest = ind[j], off = 0, stride = 1;
+        bool inside = ind[j] >= 0 && (size_t)ind[j] < total;
+        for (int a = p->rank - 1; a >= 0 && inside; a--) {
+            int64_t c = rest % p->inferred[a];
+            rest /= p->inferred[a];
+            inside = c < p->out[a];
+            off += c * stride;
+            stride *= p->out[a];
+        }
+        if (inside)
+            memcpy(y + (size_t)off * es, (const char *)x->data + j * es, es);
+    }
+}
+
 const qcal__op qcal__ops_pool[] = {
     { "MaxPool", 1, QCAL__OPSET_LAST, maxpool_infer, maxpool_run, 0 },
     { "AveragePool", 1, 18, avgpool_infer, avgpool_run, 0 },
     { "GlobalAveragePool", 1, QCAL__OPSET_LAST, global_infer, gap_run, 0 },
     { "GlobalMaxPool", 1, QCAL__OPSET_LAST, global_infer, gmp_run, 0 },
     { "LRN", 1, QCAL__OPSET_LAST, lrn_infer, lrn_run, 0 },
+    { "MaxUnpool", 9, QCAL__OPSET_LAST, unpool_infer, unpool_run, 1u << 2 },
     { NULL, 0, 0, NULL, NULL, 0 },
 };

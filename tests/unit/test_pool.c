@@ -557,6 +557,86 @@ static void test_argmax_topk(void)
     tn_free(&t);
 }
 
+/* MaxUnpool of 5 6 7 8 at flat indices 5 7 13 15 of a 4x4 (kernel 2, stride 2); with
+ * output_shape 5x5 the 4x4 block stays at the top-left: offsets 6 8 16 18. */
+static void test_maxunpool(void)
+{
+    const float x[4] = { 5, 6, 7, 8 };
+    const int64_t ind[4] = { 5, 7, 13, 15 }, shape[4] = { 1, 1, 5, 5 };
+    int64_t dims[4] = { 1, 1, 2, 2 }, k[2] = { 2, 2 }, sdims[1] = { 4 };
+    tnode t;
+    qcal_error err;
+
+    for (int given = 0; given < 2; given++) {
+        const size_t at[2][4] = { { 5, 7, 13, 15 }, { 6, 8, 16, 18 } };
+        float sum = 0.0f;
+        tn_init(&t, "MaxUnpool", 11);
+        tn_in(&t, QCAL_DT_FLOAT, 4, dims, x);
+        tn_in(&t, QCAL_DT_INT64, 4, dims, ind);
+        if (given)
+            tn_in(&t, QCAL_DT_INT64, 1, sdims, shape);
+        tn_outs(&t, 1);
+        tn_ints(&t, "kernel_shape", k, 2);
+        tn_ints(&t, "strides", k, 2);
+        QT_OK(tn_run(&t, &err));
+        QT_EQ_I64(t.out[0]->nelem, given ? 25 : 16);
+        for (int i = 0; i < 4; i++)
+            QT_EQ_F32_BITS(fout(&t, 0)[at[given][i]], x[i]);
+        for (size_t i = 0; i < t.out[0]->nelem; i++)
+            sum += fout(&t, 0)[i];
+        QT_EQ_F32_BITS(sum, 26.0f);
+        tn_free(&t);
+    }
+}
+
+/* NLL of log-probs [[-1,-2,-3],[-0.5,-1.5,-2.5]], targets 2 0, weights 1 2 3: losses 9 and 0.5;
+ * sum 9.5; mean 9.5 / (3 + 1) = 2.375; ignore_index 2 leaves 0.5 / 1. SoftmaxCrossEntropyLoss
+ * of [0, ln 3] with target 1: -log(3/4) = 0.2876821. */
+static void test_losses(void)
+{
+    const float lp[6] = { -1, -2, -3, -0.5f, -1.5f, -2.5f }, w[3] = { 1, 2, 3 };
+    const float sc[2] = { 0.0f, 1.0986122887f };
+    const int64_t tg[2] = { 2, 0 }, tg1[1] = { 1 };
+    int64_t dims[2] = { 2, 3 }, tdims[1] = { 2 }, wdims[1] = { 3 }, sdims[2] = { 1, 2 },
+            t1dims[1] = { 1 };
+    const char *red[3] = { "none", "sum", "mean" };
+    tnode t;
+    qcal_error err;
+
+    for (int r = 0; r < 3; r++) {
+        tn_init(&t, "NegativeLogLikelihoodLoss", 13);
+        tn_in(&t, QCAL_DT_FLOAT, 2, dims, lp);
+        tn_in(&t, QCAL_DT_INT64, 1, tdims, tg);
+        tn_in(&t, QCAL_DT_FLOAT, 1, wdims, w);
+        tn_outs(&t, 1);
+        tn_str(&t, "reduction", red[r]);
+        QT_OK(tn_run(&t, &err));
+        QT_EQ_I64(t.out[0]->rank, r == 0 ? 1 : 0);
+        QT_EQ_F32_BITS(fout(&t, 0)[0], r == 0 ? 9.0f : r == 1 ? 9.5f : 2.375f);
+        if (r == 0)
+            QT_EQ_F32_BITS(fout(&t, 0)[1], 0.5f);
+        tn_free(&t);
+    }
+    tn_init(&t, "NegativeLogLikelihoodLoss", 13);
+    tn_in(&t, QCAL_DT_FLOAT, 2, dims, lp);
+    tn_in(&t, QCAL_DT_INT64, 1, tdims, tg);
+    tn_in(&t, QCAL_DT_FLOAT, 1, wdims, w);
+    tn_outs(&t, 1);
+    tn_int(&t, "ignore_index", 2);
+    QT_OK(tn_run(&t, &err));
+    QT_EQ_F32_BITS(fout(&t, 0)[0], 0.5f);
+    tn_free(&t);
+
+    tn_init(&t, "SoftmaxCrossEntropyLoss", 13);
+    tn_in(&t, QCAL_DT_FLOAT, 2, sdims, sc);
+    tn_in(&t, QCAL_DT_INT64, 1, t1dims, tg1);
+    tn_outs(&t, 2);
+    QT_OK(tn_run(&t, &err));
+    QT_NEAR((double)fout(&t, 0)[0], 0.28768207245, 1e-6);
+    QT_NEAR((double)fout(&t, 1)[0], -1.38629436112, 1e-6);
+    tn_free(&t);
+}
+
 int main(void)
 {
     QT_RUN(test_maxpool_2x2);
@@ -572,5 +652,7 @@ int main(void)
     QT_RUN(test_layernorm);
     QT_RUN(test_reduce);
     QT_RUN(test_argmax_topk);
+    QT_RUN(test_maxunpool);
+    QT_RUN(test_losses);
     return qt_report();
 }
