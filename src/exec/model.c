@@ -234,8 +234,8 @@ static qcal_status infer_and_fold(qcal_model *m, qcal_error *err)
                                       "inferred shape", g->path, n->name, n->op_type, k);
             t->nbytes = t->nelem * qcal_dtype_size(t->dtype);
         }
-        /* Shape reads only its input's (static) shape, never the data: a constant. */
-        if (strcmp(n->op_type, "Shape") == 0)
+        /* Shape and Size read only their input's (static) shape, never the data: constants. */
+        if (strcmp(n->op_type, "Shape") == 0 || strcmp(n->op_type, "Size") == 0)
             all_const = true;
         m->node_live[i] = !all_const;
         if (all_const) {
