@@ -9,7 +9,6 @@ static int not_yet(const char *name)
     return 1;
 }
 
-int qcal_cli_calibrate(int argc, char **argv) { (void)argc; (void)argv; return not_yet("calibrate"); }
 int qcal_cli_encode(int argc, char **argv) { (void)argc; (void)argv; return not_yet("encode"); }
 int qcal_cli_merge(int argc, char **argv) { (void)argc; (void)argv; return not_yet("merge"); }
 int qcal_cli_inspect(int argc, char **argv) { (void)argc; (void)argv; return not_yet("inspect"); }

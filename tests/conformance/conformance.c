@@ -147,7 +147,7 @@ static void tensor_clear(qcal__tensor *t)
 /* Runs every data set of one test. Returns 1 pass, 0 fail, -1 skip; why gets the reason. */
 static int run_test(const char *dir, char *why, size_t wlen)
 {
-    char path[4096];
+    char path[8192];
     qcal_model *m = NULL;
     qcal_model_opts opts = { .batch = 1, .defer_prepare = true };
     qcal_error err = { 0 };
