@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "onnx/onnx.h"
 #include "qcal/calib.h"
 
@@ -402,30 +404,32 @@ static qcal_status fill_graph(const qcal_model *m, qcal_graph_rec *g, qcal_error
 
 static qcal_status fill_dataset(const qcal_calib *c, qcal_stats *s, qcal_error *err)
 {
-    size_t len = 1, used = 0, jlen;
-    char *all, sha[65], *json;
+    size_t jlen;
+    char sha[65], *json;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int dlen = 0;
 
-    for (size_t k = 0; k < c->n_inputs; k++)
-        for (size_t i = 0; i < c->n_samples; i++)
-            len += strlen(qcal_dataset_path(c->ds[k], i)) + 1;
-    all = malloc(len);
     s->sample_paths = calloc(c->n_samples + 1, sizeof *s->sample_paths);
-    if (!all || !s->sample_paths) {
-        free(all);
+    if (!md || !s->sample_paths) {
+        EVP_MD_CTX_free(md);
         return qcal_error_set(err, QCAL_E_NOMEM, "out of memory");
     }
-    /* list_sha256: SHA-256 of the listed paths, each followed by '\n', input after input. */
+    /* list_sha256: SHA-256 of the listed paths, each followed by '\n', input after input,
+     * hashed incrementally (no second copy of the list). */
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
     for (size_t k = 0; k < c->n_inputs; k++) {
         for (size_t i = 0; i < c->n_samples; i++) {
             const char *p = qcal_dataset_path(c->ds[k], i);
-            size_t n = strlen(p);
-            memcpy(all + used, p, n);
-            used += n;
-            all[used++] = '\n';
+            EVP_DigestUpdate(md, p, strlen(p));
+            EVP_DigestUpdate(md, "\n", 1);
         }
     }
-    qcal__sha256_hex(all, used, sha);
-    free(all);
+    EVP_DigestFinal_ex(md, digest, &dlen);
+    EVP_MD_CTX_free(md);
+    for (unsigned int i = 0; i < dlen; i++)
+        snprintf(sha + 2 * i, 3, "%02x", digest[i]);
+    sha[2 * dlen] = '\0';
     for (size_t i = 0; i < c->n_samples; i++)
         s->sample_paths[s->n_samples++] = dupstr(qcal_dataset_path(c->ds[0], i));
     jlen = 256 + strlen(c->specs[0]) * 2;
