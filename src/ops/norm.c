@@ -1,7 +1,7 @@
 /*
- * Normalisation kernels: BatchNormalization (inference form), InstanceNormalization,
- * LayerNormalization, Softmax, LogSoftmax and Hardmax, every opset from 1 to 17. The loss
- * operators built on LogSoftmax are in norm_loss.c and share this family's table.
+ * Normalisation kernels: BatchNormalization (inference form, and the training form of opset 14+),
+ * InstanceNormalization, LayerNormalization, Softmax, LogSoftmax and Hardmax, every opset from 1
+ * to 17. The loss operators built on LogSoftmax are in norm_loss.c and share this family's table.
  *
  * Precision: per-element arithmetic is float (double for double tensors) in a fixed order.
  * Statistics over a data-sized extent (instance/layer mean and variance, the softmax
@@ -35,13 +35,17 @@ static qcal_status no_extra_outputs(const qcal__node *n, int from, const char *w
 
 typedef struct bn_params {
     float eps;
+    float momentum;   /* training: running = input * momentum + batch * (1 - momentum) */
     bool per_element; /* opset < 9 with spatial=0: statistics per (C, D1, ...) element */
+    bool training;    /* opset 14+ training_mode=1: statistics of this batch */
 } bn_params;
 
 /*
- * Inference form only. Opset 1-5 is_test and consumed_inputs are ignored; opset 1-8 spatial=0
- * takes statistics of shape C x D1 x ...; training_mode=1 (opset 14+) or a request for the
- * running or saved statistics outputs fails here, since qcal never trains.
+ * Opset 1-5 is_test and consumed_inputs are ignored; opset 1-8 spatial=0 takes statistics of
+ * shape C x D1 x .... Opset 14+ training_mode=1 normalises with the batch mean and population
+ * variance over every axis but 1 and may output running_mean and running_var (both of shape C).
+ * The opset 1-9 training outputs (mean, var, saved_mean, saved_var) are not produced: no ONNX
+ * test uses them, and qcal only needs the inference form of those opsets.
  */
 static qcal_status bn_infer(qcal__node *n, qcal_error *err)
 {
@@ -49,16 +53,18 @@ static qcal_status bn_infer(qcal__node *n, qcal_error *err)
     bn_params *p;
     size_t want;
     bool per_element = false;
+    const bool training = n->opset >= 14 && qcal__attr_int(n, "training_mode", 0) != 0;
     qcal_status st = qcal__check_inputs(n, 5, 5, err);
 
     if (st != QCAL_OK)
         return st;
     x = n->in[0];
-    if (qcal__attr_int(n, "training_mode", 0) != 0)
-        return qcal__node_error(err, n, QCAL_E_UNSUPPORTED,
-                                "training_mode=1 is not supported (inference only)");
-    st = no_extra_outputs(n, 1, "running/saved statistics outputs (training mode) are not "
-                          "supported (inference only)", err);
+    if (training)
+        st = no_extra_outputs(n, 3, "only Y, running_mean and running_var are outputs in "
+                              "training mode", err);
+    else
+        st = no_extra_outputs(n, 1, "the training statistics outputs of opset < 14 (is_test=0) "
+                              "are not supported", err);
     if (st != QCAL_OK)
         return st;
     if (!is_float_type(x->dtype))
@@ -79,14 +85,22 @@ static qcal_status bn_infer(qcal__node *n, qcal_error *err)
             return qcal__node_error(err, n, QCAL_E_SHAPE, "input %d has %zu values, expected %zu",
                                     i, n->in[i]->nelem, want);
     }
+    st = qcal__tensor_set_shape(n->out[0], x->dtype, x->rank, x->dims, err);
+    for (int i = 1; i < 3 && i < n->n_out && st == QCAL_OK; i++)
+        if (n->out[i])
+            st = qcal__tensor_set_shape(n->out[i], x->dtype, 1, &x->dims[1], err);
+    if (st != QCAL_OK)
+        return st;
     p = malloc(sizeof *p);
     if (!p)
         return qcal__node_error(err, n, QCAL_E_NOMEM, "out of memory");
     p->eps = qcal__attr_float(n, "epsilon", 1e-5f);
+    p->momentum = qcal__attr_float(n, "momentum", 0.9f);
     p->per_element = per_element;
+    p->training = training;
     n->params = p;
     n->scratch = 0;
-    return qcal__tensor_set_shape(n->out[0], x->dtype, x->rank, x->dims, err);
+    return QCAL_OK;
 }
 
 /* Statistics index k applies to `run` consecutive elements; per channel or per element. */
@@ -113,13 +127,77 @@ static qcal_status bn_infer(qcal__node *n, qcal_error *err)
 DEFINE_BN(bn_f32, float, sqrtf)
 DEFINE_BN(bn_f64, double, sqrt)
 
+/*
+ * Training form, one channel at a time: the batch mean and population variance (divide by the
+ * count) over the batch and spatial axes, accumulated in double in two passes and rounded to T
+ * once; Y = (x - mean) / sqrt(var + eps) * scale + B; the optional running statistics are
+ * input_mean * momentum + mean * (1 - momentum), and likewise for the variance.
+ */
+#define DEFINE_BN_TRAIN(NAME, T, SQRT)                                                           \
+    static void NAME(const qcal__node *n, const bn_params *p)                                    \
+    {                                                                                            \
+        const qcal__tensor *xt = n->in[0];                                                       \
+        const T *x = xt->data, *scale = n->in[1]->data, *bias = n->in[2]->data;                  \
+        const T *in_mean = n->in[3]->data, *in_var = n->in[4]->data;                             \
+        T *y = n->out[0]->data;                                                                  \
+        T *out_mean = (n->n_out > 1 && n->out[1]) ? n->out[1]->data : NULL;                      \
+        T *out_var = (n->n_out > 2 && n->out[2]) ? n->out[2]->data : NULL;                       \
+        const size_t batch = (size_t)xt->dims[0];                                                \
+        const size_t chans = (size_t)xt->dims[1];                                                \
+        const size_t run = (batch && chans) ? xt->nelem / batch / chans : 0;                     \
+        const size_t count = batch * run;                                                        \
+        const T mom = (T)p->momentum;                                                            \
+        for (size_t c = 0; c < chans; c++) {                                                     \
+            double s = 0.0, q = 0.0;                                                             \
+            T m, v, a;                                                                           \
+            for (size_t b = 0; b < batch; b++) {                                                 \
+                const T *r = x + (b * chans + c) * run;                                          \
+                for (size_t i = 0; i < run; i++)                                                 \
+                    s += (double)r[i];                                                           \
+            }                                                                                    \
+            s = count ? s / (double)count : 0.0;                                                 \
+            for (size_t b = 0; b < batch; b++) {                                                 \
+                const T *r = x + (b * chans + c) * run;                                          \
+                for (size_t i = 0; i < run; i++) {                                               \
+                    double d = (double)r[i] - s;                                                 \
+                    q += d * d;                                                                  \
+                }                                                                                \
+            }                                                                                    \
+            m = (T)s;                                                                            \
+            v = (T)(count ? q / (double)count : 0.0);                                            \
+            a = scale[c] / SQRT(v + (T)p->eps);                                                  \
+            for (size_t b = 0; b < batch; b++) {                                                 \
+                const T *r = x + (b * chans + c) * run;                                          \
+                T *w = y + (b * chans + c) * run;                                                \
+                for (size_t i = 0; i < run; i++)                                                 \
+                    w[i] = (r[i] - m) * a + bias[c];                                             \
+            }                                                                                    \
+            if (out_mean)                                                                        \
+                out_mean[c] = in_mean[c] * mom + m * ((T)1 - mom);                               \
+            if (out_var)                                                                         \
+                out_var[c] = in_var[c] * mom + v * ((T)1 - mom);                                 \
+        }                                                                                        \
+    }
+
+DEFINE_BN_TRAIN(bn_train_f32, float, sqrtf)
+DEFINE_BN_TRAIN(bn_train_f64, double, sqrt)
+
 static void bn_run(const qcal__node *n, void *scratch)
 {
+    const bn_params *p = n->params;
+
     (void)scratch;
-    if (n->in[0]->dtype == QCAL_DT_FLOAT)
-        bn_f32(n, n->params);
-    else
-        bn_f64(n, n->params);
+    if (n->in[0]->dtype == QCAL_DT_FLOAT) {
+        if (p->training)
+            bn_train_f32(n, p);
+        else
+            bn_f32(n, p);
+    } else {
+        if (p->training)
+            bn_train_f64(n, p);
+        else
+            bn_f64(n, p);
+    }
 }
 
 /* ---- InstanceNormalization: per (n, c) plane, y = scale * (x - mean) / sqrt(var + eps) + B ---- */
