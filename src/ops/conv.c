@@ -313,6 +313,11 @@ static qcal_status conv_infer(qcal__node *n, qcal_error *err)
         scratch = mat_floats(p.cin / p.group * p.k_sz, p.out_sz);
         if (scratch == SIZE_MAX)
             return qcal__node_error(err, n, QCAL_E_NOMEM, "im2col buffer too large");
+        if (p.nsp == 2) {
+            dw_geom g;
+            dw_geom_init(&p, &g);
+            scratch += mat_floats(g.ph, g.pw);
+        }
     }
     return finish_infer(n, &p, scratch, err);
 }
@@ -427,6 +432,35 @@ static void dw_pad_plane(const dw_geom *g, const float *restrict x, float *restr
         memset(plane, 0, (size_t)lo * sizeof *plane);
         memcpy(plane + lo, x + sr * g->in[1], (size_t)(hi - lo) * sizeof *plane);
         memset(plane + hi, 0, (size_t)(g->pw - hi) * sizeof *plane);
+    }
+}
+
+/* 2-D im2col through a zero-padded copy of each input plane (after col in scratch): every row
+ * of col is then a plain strided copy, no range checks. */
+static void im2col_2d_pad(const conv_params *p, const float *restrict x, int64_t cg,
+                          float *restrict col, float *restrict plane)
+{
+    const int64_t oh_n = p->out[0], ow = p->out[1];
+    dw_geom g;
+
+    dw_geom_init(p, &g);
+    for (int64_t c = 0; c < cg; c++) {
+        dw_pad_plane(&g, x + c * p->in_sz, plane);
+        for (int64_t kh = 0; kh < g.k[0]; kh++) {
+            for (int64_t kw = 0; kw < g.k[1]; kw++) {
+                const float *base = plane + kh * g.d[0] * g.pw + kw * g.d[1];
+                for (int64_t oh = 0; oh < oh_n; oh++, col += ow) {
+                    const float *src = base + oh * g.s[0] * g.pw;
+                    if (g.s[1] == 1) {
+                        for (int64_t o = 0; o < ow; o++)
+                            col[o] = src[o];
+                    } else {
+                        for (int64_t o = 0; o < ow; o++)
+                            col[o] = src[o * g.s[1]];
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -559,7 +593,11 @@ static void conv_run(const qcal__node *n, void *scratch)
             if (mg == 0 || kc == 0)
                 continue;
             if (p->mode == MODE_IM2COL) {
-                im2col(p, xg, cg, scratch);
+                if (p->nsp == 2)
+                    im2col_2d_pad(p, xg, cg, scratch,
+                                  (float *)scratch + (size_t)(kc * p->out_sz));
+                else
+                    im2col(p, xg, cg, scratch);
                 src = scratch;
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)mg,

@@ -293,8 +293,47 @@ DEFINE_MAXPOOL(maxpool_u8, uint8_t, 0)
  * Fast path: float 2-D MaxPool without dilation and without Indices. Each window is a clipped
  * rectangle of contiguous row segments; no bounds checks, no index bookkeeping.
  */
+static void maxpool2x2s2_f32(const pool_params *p, const float *restrict x, float *restrict y)
+{
+    const int64_t H = p->in[1], W = p->in[2], OH = p->out[1], OW = p->out[2];
+
+    for (int64_t pl = 0; pl < p->planes; pl++) {
+        const float *xp = x + pl * H * W;
+        for (int64_t oh = 0; oh < OH; oh++, y += OW) {
+            const float *r0 = xp + 2 * oh * W, *r1 = r0 + W;
+            for (int64_t o = 0; o < OW; o++) {
+                float m = -INFINITY, v;
+                v = r0[2 * o];
+                m = v > m ? v : m;
+                v = r0[2 * o + 1];
+                m = v > m ? v : m;
+                v = r1[2 * o];
+                m = v > m ? v : m;
+                v = r1[2 * o + 1];
+                m = v > m ? v : m;
+                y[o] = m;
+            }
+        }
+    }
+}
+
+static bool is_2x2s2(const pool_params *p)
+{
+    for (int64_t o = 0; o < p->out[1]; o++)
+        if (p->span[1][o].start != 2 * o || p->span[1][o].count != 2)
+            return false;
+    for (int64_t o = 0; o < p->out[2]; o++)
+        if (p->span[2][o].start != 2 * o || p->span[2][o].count != 2)
+            return false;
+    return true;
+}
+
 static void maxpool2d_f32(const pool_params *p, const float *restrict x, float *restrict y)
 {
+    if (is_2x2s2(p)) {
+        maxpool2x2s2_f32(p, x, y);
+        return;
+    }
     const int64_t H = p->in[1], W = p->in[2], plane = H * W;
 
     for (int64_t pl = 0; pl < p->planes; pl++) {
