@@ -1,0 +1,12 @@
+/* qcal plot: not built yet; says so plainly (contract scripts look for "not implemented"). */
+#include <stdio.h>
+
+#include "cli/cli.h"
+
+int qcal_cli_plot(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "qcal: error: 'plot' is not implemented in this version\n");
+    return 1;
+}
