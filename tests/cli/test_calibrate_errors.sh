@@ -89,8 +89,13 @@ expect_err 5 "Acos" "unsupported op" -- calibrate --model "$W/acos.onnx" \
     --data "$W/good" "${PRE[@]}" -o "$W/out/s.h5" --quiet
 expect_err 4 "calib_00005.png" "truncated PNG, one process" -- calibrate --model "$M" \
     --data "$W/bad" "${PRE[@]}" -o "$W/out/s.h5" --quiet
+# (with --encodings in an existing folder: that file must not be left behind either)
 expect_err 3 "$W/out/missing/sub" "output in a missing directory" -- calibrate --model "$M" \
-    --data "$W/good" "${PRE[@]}" -o "$W/out/missing/sub/s.h5" --quiet
+    --data "$W/good" "${PRE[@]}" -o "$W/out/missing/sub/s.h5" --encodings "$W/out/e.json" --quiet
+expect_err 3 "$W/out/missing/e.json" "encodings in a missing directory" -- calibrate --model "$M" \
+    --data "$W/good" "${PRE[@]}" -o "$W/out/s.h5" --encodings "$W/out/missing/e.json" --quiet
+expect_err 1 "--bins 3" "invalid --bins" -- calibrate --model "$M" \
+    --data "$W/good" "${PRE[@]}" -o "$W/out/s.h5" --bins 3 --quiet
 expect_err 3 "$W/nodata" "missing data directory" -- calibrate --model "$M" \
     --data "$W/nodata" "${PRE[@]}" -o "$W/out/s.h5" --quiet
 
@@ -133,6 +138,9 @@ expect_mpi_err $((BADI % 2)) "$BADF" "truncated PNG on rank $((BADI % 2)) of 2" 
     --model "$M" --data "$W/bad" "${PRE[@]}" -o "$W/out/s.h5" --quiet
 expect_mpi_err any "$W/nope.onnx" "missing model, 2 ranks" -- calibrate \
     --model "$W/nope.onnx" --data "$W/good" "${PRE[@]}" -o "$W/out/s.h5" --quiet
+# An option error is found by every rank alike; it must still be printed once.
+expect_mpi_err any "--bins 3" "invalid --bins, 2 ranks" -- calibrate \
+    --model "$M" --data "$W/good" "${PRE[@]}" -o "$W/out/s.h5" --bins 3 --quiet
 # The bad file on rank 0 instead (sample 4 of the same data, renamed into place).
 mkdir -p "$W/bad0"
 for i in $(seq 0 $((NS - 1))); do
