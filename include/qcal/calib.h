@@ -42,6 +42,12 @@ const qcal_model *qcal_calib_model(const qcal_calib *c);
  * caller may skip it. */
 qcal_status qcal_calib_run_sample(qcal_calib *c, size_t i, qcal_error *err);
 
+/* An extra observer ("tap") called during qcal_calib_run_sample for every tensor the executor
+ * hands out, with the global sample index (used for intermediate-tensor dumps). NULL: none. */
+typedef void (*qcal_calib_tap_fn)(void *ctx, size_t sample, size_t tensor,
+                                  const qcal_tensor_view *view);
+void qcal_calib_set_tap(qcal_calib *c, qcal_calib_tap_fn fn, void *ctx);
+
 /* The collector: slot j is activation j. */
 qcal_collector *qcal_calib_collector(qcal_calib *c);
 

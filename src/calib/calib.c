@@ -23,6 +23,9 @@ struct qcal_calib {
     size_t *act_tensor;    /* slot -> tensor index */
     long *slot_of;         /* tensor index -> slot or -1 */
     qcal_collector *coll;
+    qcal_calib_tap_fn tap;
+    void *tap_ctx;
+    size_t cur_sample;
     qcal_status obs_st;    /* first error of the observer */
     qcal_error obs_err;
 };
@@ -226,6 +229,12 @@ const qcal_model *qcal_calib_model(const qcal_calib *c)
     return c->model;
 }
 
+void qcal_calib_set_tap(qcal_calib *c, qcal_calib_tap_fn fn, void *ctx)
+{
+    c->tap = fn;
+    c->tap_ctx = ctx;
+}
+
 qcal_collector *qcal_calib_collector(qcal_calib *c)
 {
     return c->coll;
@@ -236,6 +245,8 @@ static void observe(void *ctx, size_t tensor, const qcal_tensor_view *v)
     qcal_calib *c = ctx;
     long slot = c->slot_of[tensor];
 
+    if (c->tap)
+        c->tap(c->tap_ctx, c->cur_sample, tensor, v);
     if (slot < 0 || c->obs_st != QCAL_OK)
         return;
     c->obs_st = qcal_collector_observe(c->coll, (size_t)slot, v->data, v->nelem, &c->obs_err);
@@ -253,6 +264,7 @@ qcal_status qcal_calib_run_sample(qcal_calib *c, size_t i, qcal_error *err)
             return st;
     }
     c->obs_st = QCAL_OK;
+    c->cur_sample = i;
     st = qcal_model_run(c->model, (const void *const *)c->buf, observe, c, err);
     if (st == QCAL_OK && c->obs_st != QCAL_OK) {
         *err = c->obs_err;

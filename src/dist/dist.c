@@ -56,6 +56,15 @@ qcal_status qcal_dist_agree(const qcal_dist *d, qcal_status local, int *fail_ran
     return (qcal_status)code;
 }
 
+bool qcal_dist_any(const qcal_dist *d, bool flag)
+{
+    int mine = flag ? 1 : 0, any = 0;
+
+    (void)d;
+    MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_LOR, MPI_COMM_WORLD);
+    return any != 0;
+}
+
 uint64_t qcal_dist_sum_u64(const qcal_dist *d, uint64_t v)
 {
     uint64_t sum = 0;

@@ -24,6 +24,9 @@ void qcal_dist_abort(int code);
  * and sets *fail_rank to it (-1 if none). Collective. */
 qcal_status qcal_dist_agree(const qcal_dist *d, qcal_status local, int *fail_rank);
 
+/* True on every rank when flag is true on any rank (collective). */
+bool qcal_dist_any(const qcal_dist *d, bool flag);
+
 /* Sum over ranks (collective; every rank gets the result). */
 uint64_t qcal_dist_sum_u64(const qcal_dist *d, uint64_t v);
 

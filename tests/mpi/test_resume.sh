@@ -1,0 +1,91 @@
+#!/bin/bash
+# Checkpoint / resume (DESIGN.md: MPI behaviour): a 2-rank run with --checkpoint-every is killed
+# with SIGKILL once checkpoints exist, resumed with 3 ranks, and must (a) say how many samples it
+# resumed, (b) run only the remaining ones, (c) end bit-identical to an uninterrupted run, and
+# (d) remove its checkpoints. Then the same with SIGTERM (Slurm's time limit): the run writes a
+# checkpoint itself and exits 143; a resume completes it, again bit-identical.
+set -u
+Q=${1:?usage: test_resume.sh path/to/qcal}
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+D=$HERE/data/fmnist
+PY=/usr/bin/python3
+W=$(mktemp -d)
+trap 'kill -9 -- -$bg 2>/dev/null; rm -rf "$W"' EXIT
+bg=999999
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+ls "$D"/calib/*.png >"$W/l1k.txt"
+for i in $(seq 12); do cat "$W/l1k.txt"; done >"$W/list.txt"
+N=$(wc -l <"$W/list.txt")
+ARGS=(calibrate --model "$D/fmnist_cnn.onnx" --data "$W/list.txt" --channels gray --mean 0.2860
+      --std 0.3530)
+
+same() { # same A B: every dataset and attribute equal but ranks, rank_samples, created
+    $PY - "$1" "$2" <<'PY'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+skip = {"ranks", "rank_samples", "created"}
+bad = []
+def walk(x, y, path):
+    for k in set(x.attrs) | set(y.attrs):
+        if k in skip: continue
+        if k not in x.attrs or k not in y.attrs or np.asarray(x.attrs[k]).tolist() != np.asarray(y.attrs[k]).tolist():
+            bad.append(path + "@" + k)
+    if isinstance(x, h5py.Dataset):
+        xv, yv = x[()], y[()]
+        if x.dtype.kind == "O":  # variable-length strings: compare the values, not pointers
+            same_v = x.shape == y.shape and np.asarray(xv).tolist() == np.asarray(yv).tolist()
+        else:
+            same_v = x.dtype == y.dtype and x.shape == y.shape and xv.tobytes() == yv.tobytes()
+        if not same_v:
+            bad.append(path)
+        return
+    for k in set(x.keys()) | set(y.keys()):
+        if k not in x or k not in y: bad.append(path + "/" + k); continue
+        walk(x[k], y[k], path + "/" + k)
+walk(a, b, "")
+if bad: print("differ:", " ".join(sorted(bad)[:10])); sys.exit(1)
+PY
+}
+
+mpirun -n 2 "$Q" "${ARGS[@]}" --quiet -o "$W/ref.h5" 2>"$W/ref.log" || bad "reference run: $(tail -n 2 "$W/ref.log")"
+
+for sig in KILL TERM; do
+    rm -rf "$W/run.h5" "$W/run.h5.ckpt"
+    setsid mpirun -n 2 "$Q" "${ARGS[@]}" --quiet --checkpoint-every 100 -o "$W/run.h5" \
+        >"$W/run.log" 2>&1 &
+    bg=$!
+    for _ in $(seq 600); do
+        [ -f "$W/run.h5.ckpt/gen0/rank0.h5" ] && [ -f "$W/run.h5.ckpt/gen0/rank1.h5" ] && break
+        sleep 0.05
+    done
+    if [ "$sig" = KILL ]; then kill -KILL -- -"$bg"; else kill -TERM "$bg"; fi
+    wait "$bg"
+    rc=$?
+    if [ "$sig" = TERM ]; then
+        # Each rank exits 143; mpirun itself reports 1 when it was signalled.
+        [ "$rc" -ne 0 ] && grep -q "terminated by SIGTERM.*rerun with --resume" "$W/run.log" && ok ||
+            bad "SIGTERM: exit $rc, log: $(tail -n 3 "$W/run.log")"
+    fi
+    [ ! -e "$W/run.h5" ] && ok || bad "$sig: the killed run left $W/run.h5"
+    # SIGKILL may interrupt a checkpoint write: its temporary file can only be inside the
+    # checkpoint folder, which the successful resume removes (checked below).
+    [ -z "$(find "$W" -path "$W/run.h5.ckpt" -prune -o -name '*.tmp.*' -print)" ] && ok ||
+        bad "$sig: temporary files left outside the checkpoint folder"
+    # Resume with 3 ranks.
+    mpirun -n 3 "$Q" "${ARGS[@]}" --checkpoint-every 100 --resume -o "$W/run.h5" \
+        >"$W/res.log" 2>&1 || bad "$sig: resume failed: $(tail -n 2 "$W/res.log")"
+    k=$(sed -n 's/.*resumed \([0-9]*\) samples from.*/\1/p' "$W/res.log")
+    togo=$(sed -n 's/.*; \([0-9]*\) to go.*/\1/p' "$W/res.log")
+    now=$(sed -n 's/.*(\([0-9]*\) run now, .*/\1/p' "$W/res.log")
+    echo "$sig: resumed ${k:-?} of $N samples, ${togo:-?} to go, ${now:-?} run by the resumed job"
+    if [ -n "$k" ] && [ "$k" -gt 0 ] && [ "$k" -lt "$N" ] && [ "$togo" -eq $((N - k)) ] &&
+        [ "$now" -eq $((N - k)) ]; then ok; else bad "$sig: resume accounting"; fi
+    same "$W/ref.h5" "$W/run.h5" && ok || bad "$sig: resumed result differs from the uninterrupted run"
+    [ ! -e "$W/run.h5.ckpt" ] && [ -z "$(find "$W" -name '*.tmp.*')" ] && ok ||
+        bad "$sig: checkpoints or temporary files left after success"
+done
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
