@@ -248,8 +248,8 @@ static int quantize_value(float w, float s, int zp, int lo, int hi)
 static qcal_status quantize_param(qcal__qdq_ctx *c, const qcal_param_enc *p, const fconst *f,
                                   qcal_error *err)
 {
-    size_t outer, inner, C = p->ch_count;
-    bool sgn;
+    size_t outer = 0, inner = 0, C = p->ch_count; /* set by param_view; gcc -O2 can't see it */
+    bool sgn = false;
     uint8_t *q = NULL, *zp = NULL;
     qcal_status st = param_view(c, p, f, &outer, &inner, &sgn, err);
 
