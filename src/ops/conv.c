@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/conv_blocked.h"
 #include "ops/ops.h"
 
 #define MAX_SP (QCAL_MAX_RANK - 2)
@@ -25,6 +26,7 @@ enum conv_mode {
     MODE_IM2COL = 0, /* general: im2col into scratch, then sgemm */
     MODE_DIRECT,     /* 1x1, stride 1, no padding: sgemm on the input itself */
     MODE_DEPTHWISE,  /* group == C_in > 1, 1-D or 2-D: direct loop, no BLAS */
+    MODE_BLOCKED,    /* 2-D with AVX-512: blocked direct kernel (conv_blocked.c) */
 };
 
 enum auto_pad { PAD_NOTSET = 0, PAD_SAME_UPPER, PAD_SAME_LOWER, PAD_VALID };
@@ -40,6 +42,10 @@ typedef struct conv_params {
     int64_t batch, cin, cout, group;
     int64_t in[MAX_SP], out[MAX_SP], k[MAX_SP], stride[MAX_SP], dil[MAX_SP], pad[MAX_SP];
     int64_t in_sz, out_sz, k_sz; /* products of in, out, k */
+    /* MODE_BLOCKED: geometry, and byte offsets from the params block of the packed weights
+     * (64-byte aligned) and the tap offsets, both stored in the same allocation. */
+    qcal__convb cb;
+    size_t packed_off, tap_off;
 } conv_params;
 
 /* Attributes common to both ops, after defaults; pads split into begin (pb) and end (pe). */
@@ -178,12 +184,16 @@ static qcal_status check_bias(const qcal__node *n, int64_t cout, qcal_error *err
     return QCAL_OK;
 }
 
-/* Sets Y = [N, cout, out...], the scratch size (floats) and moves p into n->params. */
-static qcal_status finish_infer(qcal__node *n, const conv_params *p, size_t scratch_floats,
-                                qcal_error *err)
+/*
+ * Sets Y = [N, cout, out...], the scratch size (floats) and moves p into n->params, followed by
+ * extra bytes (64-byte aligned, at the returned *extra when extra is not NULL).
+ */
+static qcal_status finish_infer_extra(qcal__node *n, const conv_params *p, size_t scratch_floats,
+                                      size_t extra_bytes, void **extra, qcal_error *err)
 {
     int64_t dims[QCAL_MAX_RANK];
     conv_params *copy;
+    size_t head = sizeof *copy + 64;
     qcal_status st;
 
     dims[0] = p->batch;
@@ -193,12 +203,73 @@ static qcal_status finish_infer(qcal__node *n, const conv_params *p, size_t scra
     st = qcal__tensor_set_shape(n->out[0], QCAL_DT_FLOAT, p->nsp + 2, dims, err);
     if (st != QCAL_OK)
         return st;
-    copy = malloc(sizeof *copy);
+    if (extra_bytes > SIZE_MAX - head)
+        return qcal__node_error(err, n, QCAL_E_NOMEM, "out of memory");
+    copy = malloc(extra ? head + extra_bytes : sizeof *copy);
     if (!copy)
         return qcal__node_error(err, n, QCAL_E_NOMEM, "out of memory");
     *copy = *p;
+    if (extra) {
+        uintptr_t at = ((uintptr_t)(copy + 1) + 63) & ~(uintptr_t)63;
+        *extra = (void *)at;
+        copy->packed_off = (size_t)(at - (uintptr_t)copy);
+    }
     n->params = copy;
     n->scratch = scratch_floats * sizeof(float);
+    return QCAL_OK;
+}
+
+static qcal_status finish_infer(qcal__node *n, const conv_params *p, size_t scratch_floats,
+                                qcal_error *err)
+{
+    return finish_infer_extra(n, p, scratch_floats, 0, NULL, err);
+}
+
+/*
+ * Chooses the blocked kernel for a 2-D, non-depthwise Conv with constant weights when the CPU
+ * supports it: fills p->cb and returns true.
+ */
+static bool blocked_plan(const qcal__node *n, conv_params *p)
+{
+    qcal__convb *g = &p->cb;
+
+    if (p->nsp != 2 || n->in[1]->kind != QCAL__T_CONST || !n->in[1]->data ||
+        !qcal__convb_available())
+        return false;
+    memset(g, 0, sizeof *g);
+    g->batch = p->batch;
+    g->group = p->group;
+    g->cg = p->cin / p->group;
+    g->mg = p->cout / p->group;
+    for (int i = 0; i < 2; i++) {
+        g->in[i] = p->in[i];
+        g->out[i] = p->out[i];
+        g->k[i] = p->k[i];
+        g->s[i] = p->stride[i];
+        g->d[i] = p->dil[i];
+        g->pad[i] = p->pad[i];
+    }
+    return qcal__convb_plan(g);
+}
+
+/* Finishes infer for MODE_BLOCKED: packs the weights and tap offsets into the params block. */
+static qcal_status blocked_finish(qcal__node *n, conv_params *p, qcal_error *err)
+{
+    const qcal__convb *g = &p->cb;
+    size_t scratch = qcal__convb_scratch(g), wbytes = (size_t)g->packed * sizeof(float);
+    void *extra = NULL;
+    conv_params *q;
+    qcal_status st;
+
+    if (g->packed > (int64_t)(SIZE_MAX / 8 / sizeof(float)) || g->kk > (int64_t)(SIZE_MAX / 8))
+        return qcal__node_error(err, n, QCAL_E_NOMEM, "weights too large");
+    st = finish_infer_extra(n, p, (scratch + sizeof(float) - 1) / sizeof(float),
+                            wbytes + (size_t)g->kk * sizeof(int32_t), &extra, err);
+    if (st != QCAL_OK)
+        return st;
+    q = n->params;
+    q->tap_off = q->packed_off + wbytes;
+    qcal__convb_pack(g, n->in[1]->data, extra, (int32_t *)((char *)extra + wbytes));
     return QCAL_OK;
 }
 
@@ -308,6 +379,9 @@ static qcal_status conv_infer(qcal__node *n, qcal_error *err)
         scratch = dw_unpadded(&g) ? 0 : mat_floats(g.ph, g.pw);
     } else if (one_by_one) {
         p.mode = MODE_DIRECT;
+    } else if (blocked_plan(n, &p)) {
+        p.mode = MODE_BLOCKED;
+        return blocked_finish(n, &p, err);
     } else {
         p.mode = MODE_IM2COL;
         scratch = mat_floats(p.cin / p.group * p.k_sz, p.out_sz);
@@ -579,6 +653,12 @@ static void conv_run(const qcal__node *n, void *scratch)
 
     if (p->mode == MODE_DEPTHWISE) {
         depthwise(p, x, w, bias, y, scratch);
+        return;
+    }
+    if (p->mode == MODE_BLOCKED) {
+        const char *base = (const char *)p;
+        qcal__convb_run(&p->cb, (const float *)(base + p->packed_off),
+                        (const int32_t *)(base + p->tap_off), x, bias, y, scratch);
         return;
     }
     for (int64_t b = 0; b < p->batch; b++) {
