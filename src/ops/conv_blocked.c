@@ -344,8 +344,8 @@ TILES_16(1)
 TILES_14(2)
 
 #define FN_14(NB) tile_##NB##_1, tile_##NB##_2, tile_##NB##_3, tile_##NB##_4, tile_##NB##_5, \
-    tile_##NB##_6, tile_##NB##_7, tile_##NB##_8, tile_##NB##_9, tile_##NB##_10, tile_##NB##_11, tile_##NB##_12, tile_##NB##_13, \
-    tile_##NB##_14
+    tile_##NB##_6, tile_##NB##_7, tile_##NB##_8, tile_##NB##_9, tile_##NB##_10, tile_##NB##_11, \
+    tile_##NB##_12, tile_##NB##_13, tile_##NB##_14
 #define FN_16(NB) FN_14(NB), tile_##NB##_15, tile_##NB##_16
 
 static const tile_fn tiles1[] = { FN_16(1) };

@@ -17,10 +17,14 @@
 #include "ops/ops.h"
 #include "qtest.h"
 
-/* One Conv case: X [n, c, h, w], W [m, c / group, kh, kw], pads top, left, bottom, right. */
+/*
+ * One Conv case: X [n, c, h, w], W [m, c / group, kh, kw], pads top, left, bottom, right. With
+ * one_d the node is a 1-D Conv (X [n, c, w]); the case then has h = kh = sh = dh = 1, no top and
+ * bottom pads, and the 2-D reference applies unchanged.
+ */
 typedef struct conv_case {
     int64_t n, c, h, w, m, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, group;
-    bool bias;
+    bool bias, one_d;
 } conv_case;
 
 static uint32_t rng_state = 12345u;
@@ -113,8 +117,9 @@ static int64_t run_case(const conv_case *k)
 {
     const int64_t oh = out_dim(k->h, k->kh, k->sh, k->dh, k->pt, k->pb);
     const int64_t ow = out_dim(k->w, k->kw, k->sw, k->dw, k->pl, k->pr);
-    const int64_t xd[4] = { k->n, k->c, k->h, k->w };
+    const int64_t xd[4] = { k->n, k->c, k->h, k->w }, xd1[3] = { k->n, k->c, k->w };
     const int64_t wd[4] = { k->m, k->c / k->group, k->kh, k->kw };
+    const int64_t wd1[3] = { k->m, k->c / k->group, k->kw };
     const int64_t bd[1] = { k->m };
     const size_t nx = (size_t)(k->n * k->c * k->h * k->w);
     const size_t nw = (size_t)(k->m * (k->c / k->group) * k->kh * k->kw);
@@ -123,6 +128,7 @@ static int64_t run_case(const conv_case *k)
     const bool exact = qcal__convb_available() && !(k->group > 1 && k->group == k->c);
     int64_t strides[2] = { k->sh, k->sw }, dil[2] = { k->dh, k->dw };
     int64_t pads[4] = { k->pt, k->pl, k->pb, k->pr };
+    int64_t strides1[1] = { k->sw }, dil1[1] = { k->dw }, pads1[2] = { k->pl, k->pr };
     qcal__tensor tin[3], tout;
     qcal__tensor *in[3] = { &tin[0], &tin[1], &tin[2] }, *out[1] = { &tout };
     qcal__attr attr[4];
@@ -145,13 +151,13 @@ static int64_t run_case(const conv_case *k)
         b[i] = rnd();
     memset(&node, 0, sizeof node);
     memset(&tout, 0, sizeof tout);
-    set_tensor(&tin[0], "x", 4, xd, x);
-    set_tensor(&tin[1], "w", 4, wd, w);
+    set_tensor(&tin[0], "x", k->one_d ? 3 : 4, k->one_d ? xd1 : xd, x);
+    set_tensor(&tin[1], "w", k->one_d ? 3 : 4, k->one_d ? wd1 : wd, w);
     set_tensor(&tin[2], "b", 1, bd, b);
     tout.name = (char *)"y";
-    attr[0] = ints_attr("strides", strides, 2);
-    attr[1] = ints_attr("dilations", dil, 2);
-    attr[2] = ints_attr("pads", pads, 4);
+    attr[0] = k->one_d ? ints_attr("strides", strides1, 1) : ints_attr("strides", strides, 2);
+    attr[1] = k->one_d ? ints_attr("dilations", dil1, 1) : ints_attr("dilations", dil, 2);
+    attr[2] = k->one_d ? ints_attr("pads", pads1, 2) : ints_attr("pads", pads, 4);
     memset(&attr[3], 0, sizeof attr[3]);
     attr[3].name = (char *)"group";
     attr[3].type = QCAL__A_INT;
@@ -171,7 +177,7 @@ static int64_t run_case(const conv_case *k)
         fprintf(stderr, "infer failed: %s\n", node.op ? err.msg : "no Conv");
         goto out;
     }
-    if (tout.nelem != ny || tout.dims[2] != oh || tout.dims[3] != ow)
+    if (tout.nelem != ny || tout.dims[tout.rank - 1] != ow || (!k->one_d && tout.dims[2] != oh))
         goto out;
     if (node.scratch > 0) {
         scratch = aligned_alloc(64, (node.scratch + 63) / 64 * 64);
@@ -225,9 +231,9 @@ static void check_case(const conv_case *k)
 static void test_fmnist_shapes(void)
 {
     static const conv_case cases[] = {
-        { 1, 1, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true },
-        { 1, 16, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true },
-        { 1, 32, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true },
+        { 1, 1, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false },
+        { 1, 16, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false },
+        { 1, 32, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false },
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -241,13 +247,13 @@ static void test_blocks_and_tiles(void)
     static const int64_t ws[] = { 1, 2, 7, 8, 9, 10, 14, 15, 16, 17, 28, 29, 45 };
 
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
-        const conv_case k = { 1, 3, 5, 9, ms[i], 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true };
+        const conv_case k = { 1, 3, 5, 9, ms[i], 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false };
         check_case(&k);
     }
     for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
         for (int64_t m = 8; m <= 64; m *= 2) {
             const conv_case k = { 1, 2, 3, ws[i], m + 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-                                  false };
+                                  false, false };
             check_case(&k);
         }
     }
@@ -257,21 +263,35 @@ static void test_blocks_and_tiles(void)
 static void test_geometry(void)
 {
     static const conv_case cases[] = {
-        { 2, 4, 11, 13, 20, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true },   /* stride 2 */
-        { 1, 3, 12, 17, 9, 3, 3, 1, 3, 1, 1, 1, 2, 0, 1, 1, true },    /* column stride 3 */
-        { 1, 3, 12, 17, 9, 3, 3, 3, 1, 1, 1, 2, 1, 1, 0, 1, true },    /* row stride 3 */
-        { 1, 5, 10, 12, 18, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1, true },   /* dilation 2 */
-        { 1, 2, 9, 9, 7, 3, 2, 2, 1, 1, 3, 1, 3, 2, 1, 1, true },      /* dilation 1x3 */
-        { 1, 3, 8, 10, 33, 5, 2, 1, 1, 1, 1, 0, 2, 1, 0, 1, true },    /* 5x2, odd pads */
-        { 1, 3, 6, 20, 17, 1, 7, 1, 1, 1, 1, 0, 3, 0, 3, 1, true },    /* 1x7 */
-        { 1, 2, 4, 4, 16, 3, 3, 1, 1, 1, 1, 3, 3, 3, 3, 1, true },     /* pads > kernel */
-        { 1, 6, 9, 9, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, true },     /* group 2 */
-        { 2, 9, 7, 8, 15, 3, 3, 1, 1, 1, 1, 1, 0, 1, 0, 3, false },    /* group 3, tails */
-        { 3, 5, 10, 10, 40, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, true },   /* unpadded: read X */
-        { 1, 5, 10, 10, 20, 3, 3, 2, 1, 1, 1, 0, 0, 0, 0, 1, true },   /* unpadded, row s 2 */
-        { 1, 7, 6, 6, 19, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, true },     /* 1x1 with padding */
-        { 1, 7, 9, 9, 19, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1, true },     /* 1x1 stride 2 */
-        { 1, 64, 9, 9, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true },    /* deeper */
+        { 2, 4, 11, 13, 20, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true, false },   /* stride 2 */
+        { 1, 3, 12, 17, 9, 3, 3, 1, 3, 1, 1, 1, 2, 0, 1, 1, true, false },    /* column stride 3 */
+        { 1, 3, 12, 17, 9, 3, 3, 3, 1, 1, 1, 2, 1, 1, 0, 1, true, false },    /* row stride 3 */
+        { 1, 5, 10, 12, 18, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1, true, false },   /* dilation 2 */
+        { 1, 2, 9, 9, 7, 3, 2, 2, 1, 1, 3, 1, 3, 2, 1, 1, true, false },      /* dilation 1x3 */
+        { 1, 3, 8, 10, 33, 5, 2, 1, 1, 1, 1, 0, 2, 1, 0, 1, true, false },    /* 5x2, odd pads */
+        { 1, 3, 6, 20, 17, 1, 7, 1, 1, 1, 1, 0, 3, 0, 3, 1, true, false },    /* 1x7 */
+        { 1, 2, 4, 4, 16, 3, 3, 1, 1, 1, 1, 3, 3, 3, 3, 1, true, false },     /* pads > kernel */
+        { 1, 6, 9, 9, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, true, false },     /* group 2 */
+        { 2, 9, 7, 8, 15, 3, 3, 1, 1, 1, 1, 1, 0, 1, 0, 3, false, false },    /* group 3, tails */
+        { 3, 5, 10, 10, 40, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, false },   /* unpadded: read X */
+        { 1, 5, 10, 10, 20, 3, 3, 2, 1, 1, 1, 0, 0, 0, 0, 1, true, false },   /* row stride 2 */
+        { 1, 7, 6, 6, 19, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false },     /* 1x1 with padding */
+        { 1, 7, 9, 9, 19, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1, true, false },     /* 1x1 stride 2 */
+        { 1, 64, 9, 9, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false },    /* deeper */
+        { 1, 40, 6, 33, 70, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, false },   /* 1x1, X read */
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_case(&cases[i]);
+}
+
+/* 1-D convolutions run as 2-D ones with one row. */
+static void test_1d(void)
+{
+    static const conv_case cases[] = {
+        { 1, 4, 1, 30, 20, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 1, true, true },
+        { 2, 6, 1, 17, 35, 1, 5, 1, 2, 1, 2, 0, 2, 0, 0, 1, false, true },
+        { 1, 6, 1, 12, 9, 1, 2, 1, 1, 1, 1, 0, 0, 0, 0, 3, true, true },
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -301,6 +321,7 @@ static void test_random(void)
         k.h = rnd_int((k.kh - 1) * k.dh + 1, 20);
         k.w = rnd_int((k.kw - 1) * k.dw + 1, 40);
         k.bias = rnd_int(0, 1) == 1;
+        k.one_d = false;
         check_case(&k);
     }
 }
@@ -313,6 +334,7 @@ int main(void)
     QT_RUN(test_fmnist_shapes);
     QT_RUN(test_blocks_and_tiles);
     QT_RUN(test_geometry);
+    QT_RUN(test_1d);
     QT_RUN(test_random);
     return qt_report();
 }
