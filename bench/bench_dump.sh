@@ -80,7 +80,7 @@ for P in $RANKS; do
     : >"$TMP/line.txt"
     : >"$TMP/file.txt"
     run "$P" "$TMP/warm.log" # warm-up (page cache, first mpirun)
-    for r in $(seq "$ROUNDS"); do
+    for _ in $(seq "$ROUNDS"); do
         run "$P" "$TMP/r.log"
         bytes=$(stat -c %s "$OUT_DIR/d.h5")
         sed -n 's/^qcal: dump: .* in \([0-9.eE+-]*\) s.*/\1/p' "$TMP/r.log" | tail -n 1 >>"$TMP/line.txt"
