@@ -243,6 +243,36 @@ static qcal_status check_output(const char *path, const char *what, qcal_error *
     return QCAL_OK;
 }
 
+/*
+ * The /dumps external link target: HDF5 resolves a relative target against the stats file's
+ * folder (or the working directory), so store the bare file name when both files share a
+ * folder and the absolute path otherwise.
+ */
+static char *dump_link_target(const char *out, const char *dump)
+{
+    char a[PATH_MAX], b[PATH_MAX], da[PATH_MAX], db[PATH_MAX];
+    const char *sa = strrchr(out, '/'), *sb = strrchr(dump, '/');
+    char *ra, *rb, *res = NULL;
+
+    snprintf(da, sizeof da, "%.*s", sa ? (int)(sa - out) : 1, sa ? out : ".");
+    snprintf(db, sizeof db, "%.*s", sb ? (int)(sb - dump) : 1, sb ? dump : ".");
+    if (!da[0])
+        snprintf(da, sizeof da, "/");
+    if (!db[0])
+        snprintf(db, sizeof db, "/");
+    ra = realpath(da, a);
+    rb = realpath(db, b);
+    if (ra && rb && strcmp(a, b) == 0)
+        res = strdup(sb ? sb + 1 : dump);
+    else if (rb) {
+        size_t n = strlen(b) + strlen(sb ? sb + 1 : dump) + 2;
+        res = malloc(n);
+        if (res)
+            snprintf(res, n, "%s/%s", b, sb ? sb + 1 : dump);
+    }
+    return res ? res : strdup(dump);
+}
+
 /* Rank 0's part after the reduction: stats, encodings, files. */
 static qcal_status finish(const qcal_cal_opts *o, int size, qcal_calib *cal, uint64_t samples,
                           const uint64_t *rank_samples, const uint64_t *skipped,
@@ -260,7 +290,7 @@ static qcal_status finish(const qcal_cal_opts *o, int size, qcal_calib *cal, uin
     s.rank_samples = malloc((size_t)size * sizeof *s.rank_samples);
     s.skipped = calloc(n_skipped + 1, sizeof *s.skipped);
     s.enc = calloc(o->n_enc + 1, sizeof *s.enc);
-    if (!s.rank_samples || !s.skipped || !s.enc || (dump_path && !(s.dumps_file = strdup(dump_path)))) {
+    if (!s.rank_samples || !s.skipped || !s.enc || (dump_path && !(s.dumps_file = dump_link_target(o->out, dump_path)))) {
         st = qcal_error_set(err, QCAL_E_NOMEM, "out of memory");
         goto out;
     }
@@ -580,10 +610,15 @@ int qcal_cli_calibrate_run(const qcal_cal_opts *o, int rank, int size)
         }
     }
     if (dump) {
+        double td = qcal_dist_time();
         st = qcal_dump_write(dump, dump_path, &err);
         gst = qcal_dist_agree(&d, st, &fail_rank);
         if (gst != QCAL_OK)
             goto fail;
+        if (rank == 0 && !o->quiet)
+            fprintf(stderr, "qcal: dump: %zu samples to %s in %.3f s\n",
+                    o->dump_samples < n ? o->dump_samples : n, dump_path,
+                    qcal_dist_time() - td);
     }
     /* Exact reduction; rank 0 holds the global statistics afterwards. */
     st = qcal_dist_reduce_collector(&d, qcal_calib_collector(cal), &err);
