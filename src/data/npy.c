@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "data/data.h"
+#include "qcal/npy.h"
 
 /* A cursor over the header text. */
 typedef struct cursor {
@@ -225,59 +226,19 @@ void qcal_npy_fini(qcal_npy *arr)
 qcal_status qcal_npy_save(const char *path, const int64_t *dims, int rank, const float *data,
                           qcal_error *err)
 {
-    qcal_status st = QCAL_OK;
-    char hdr[64 + 24 * QCAL_MAX_RANK + 64];
-    char tmp[4096];
-    size_t n = 0, nelem;
-    FILE *fp = NULL;
-    int k;
+    qcal_tensor_view v;
+    size_t nelem;
 
     if (rank < 0 || rank > QCAL_MAX_RANK || !qcal__data_nelem(dims, rank, &nelem))
         return qcal_error_set(err, QCAL_E_INVALID, "%s: invalid array shape", path);
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return qcal_error_set(err, QCAL_E_INVALID, "%s: path too long", path);
-    /* Preamble (10 bytes) + dict + padding + '\n' is a multiple of 64, as numpy writes it. */
-    memcpy(hdr, "\x93NUMPY\x01\x00\x00\x00", 10);
-    n = 10;
-    k = snprintf(hdr + n, sizeof hdr - n, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
-    n += (size_t)k;
-    for (int i = 0; i < rank; i++) {
-        k = snprintf(hdr + n, sizeof hdr - n, "%s%lld", i ? ", " : "", (long long)dims[i]);
-        n += (size_t)k;
-    }
-    k = snprintf(hdr + n, sizeof hdr - n, "%s), }", rank == 1 ? "," : "");
-    n += (size_t)k;
-    while ((n + 1) % 64 != 0)
-        hdr[n++] = ' ';
-    hdr[n++] = '\n';
-    hdr[8] = (char)((n - 10) & 0xff);
-    hdr[9] = (char)((n - 10) >> 8);
-    fp = fopen(tmp, "wb");
-    if (!fp)
-        return qcal_error_set(err, QCAL_E_IO, "%s: %s", tmp, strerror(errno));
-    bool ok = fwrite(hdr, 1, n, fp) == n;
-    for (size_t i = 0; ok && i < nelem; i++) {
-        uint32_t u;
-        unsigned char b[4];
-        memcpy(&u, &data[i], 4);
-        b[0] = (unsigned char)u;
-        b[1] = (unsigned char)(u >> 8);
-        b[2] = (unsigned char)(u >> 16);
-        b[3] = (unsigned char)(u >> 24);
-        ok = fwrite(b, 1, 4, fp) == 4;
-    }
-    if (!ok || fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
-        st = qcal_error_set(err, QCAL_E_IO, "%s: write failed: %s", tmp, strerror(errno));
-        goto out;
-    }
-    k = fclose(fp);
-    fp = NULL;
-    if (k != 0 || rename(tmp, path) != 0)
-        st = qcal_error_set(err, QCAL_E_IO, "%s: %s", path, strerror(errno));
-out:
-    if (fp)
-        fclose(fp);
-    if (st != QCAL_OK)
-        unlink(tmp);
-    return st;
+    memset(&v, 0, sizeof v);
+    v.name = path;
+    v.dtype = QCAL_DT_FLOAT;
+    v.rank = rank;
+    for (int i = 0; i < rank; i++)
+        v.dims[i] = dims[i];
+    v.nelem = nelem;
+    v.data = data;
+    /* One writer for every dtype (include/qcal/npy.h); this keeps the float32 convenience. */
+    return qcal_npy_write(path, &v, err);
 }

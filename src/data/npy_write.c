@@ -1,4 +1,4 @@
-/* .npy writer (NumPy format 1.0) with an atomic rename. */
+/* .npy writer (NumPy format 1.0, any fixed-size dtype) with fsync and an atomic rename. */
 #include <errno.h>
 #include <stdbool.h>
 #include <limits.h>
@@ -86,7 +86,8 @@ qcal_status qcal_npy_write(const char *path, const qcal_tensor_view *v, qcal_err
     if (!fp)
         return qcal_error_set(err, QCAL_E_IO, "%s: %s", tmp, strerror(errno));
     if (fwrite(pre, 1, 10, fp) != 10 || fwrite(header, 1, hlen, fp) != hlen ||
-        (v->nelem && fwrite(v->data, esize, v->nelem, fp) != v->nelem) || fflush(fp) != 0) {
+        (v->nelem && fwrite(v->data, esize, v->nelem, fp) != v->nelem) || fflush(fp) != 0 ||
+        fsync(fileno(fp)) != 0) {
         st = qcal_error_set(err, QCAL_E_IO, "%s: write failed: %s", tmp, strerror(errno));
         goto out;
     }
