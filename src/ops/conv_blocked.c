@@ -15,7 +15,7 @@
  * each vector is transposed in registers and stored as P consecutive outputs per channel
  * (masked stores). P is a compile-time constant of each tile function, up to 14 for nb = 2 and
  * 16 for nb = 1, so the accumulators stay in registers; a row wider than that is split into
- * nearly equal tiles.
+ * nearly equal tiles, and rows of at most P / 2 outputs are computed two at a time.
  *
  * Without AVX-512 at compile time (another architecture or compiler) the kernel is reported as
  * unavailable and Conv keeps its im2col + sgemm path.
@@ -180,8 +180,8 @@ static void fill_plane(const qcal__convb *g, const float *restrict x, float *res
 #define TGT __attribute__((target("avx512f")))
 #define UNROLL _Pragma("GCC unroll 32")
 
-typedef void (*tile_fn)(const float *x, const int32_t *tap, int64_t kk, const float *w,
-                        const float *bias, float *y, int64_t ys, int nch);
+typedef void (*tile_fn)(const float *x, int64_t rs, const int32_t *tap, int64_t kk,
+                        const float *w, const float *bias, float *y, int64_t ys, int nch);
 
 /* In-place transpose of 16 rows of 16 floats. */
 TGT static inline void transpose16(__m512 r[16])
@@ -260,15 +260,17 @@ TGT static void fill_plane_s1(const qcal__convb *g, const float *restrict x, flo
 }
 
 /*
- * tile_NB_P: NB * 16 channels (nch of them stored) x P outputs. x points at the plane offset of
- * the first output, w at the block's packed weights, bias at its NB * 16 (padded) values, y at
- * the first output of the first channel; ys is the distance between output channels.
+ * NAME: NB * 16 channels (nch of them stored) x P outputs, the first W of them consecutive
+ * outputs of one row, the others (P = 2 * W) the same columns of the next row, rs floats further
+ * in the plane. x points at the plane offset of the first output, w at the block's packed
+ * weights, bias at its NB * 16 (padded) values, y at the first output of the first channel (the
+ * P outputs of a channel are consecutive in Y: two-row tiles cover whole rows); ys is the
+ * distance between output channels.
  */
-#define TILE(NB, P)                                                                              \
-    TGT static void tile_##NB##_##P(const float *restrict x, const int32_t *restrict tap,        \
-                                    int64_t kk, const float *restrict w,                         \
-                                    const float *restrict bias, float *restrict y, int64_t ys,   \
-                                    int nch)                                                     \
+#define TILE_IMPL(NAME, NB, P, W)                                                                \
+    TGT static void NAME(const float *restrict x, int64_t rs, const int32_t *restrict tap,       \
+                         int64_t kk, const float *restrict w, const float *restrict bias,        \
+                         float *restrict y, int64_t ys, int nch)                                 \
     {                                                                                            \
         __m512 acc[P][NB];                                                                       \
                                                                                                  \
@@ -277,12 +279,12 @@ TGT static void fill_plane_s1(const qcal__convb *g, const float *restrict x, flo
             UNROLL for (int p = 0; p < P; p++) acc[p][j] = b;                                    \
         }                                                                                        \
         for (int64_t k = 0; k < kk; k++, w += LANES * NB) {                                      \
-            const float *xk = x + tap[k];                                                        \
+            const float *xk = x + tap[k], *xk2 = xk + rs;                                        \
             __m512 wv[NB];                                                                       \
                                                                                                  \
             UNROLL for (int j = 0; j < NB; j++) wv[j] = _mm512_loadu_ps(w + LANES * j);          \
             UNROLL for (int p = 0; p < P; p++) {                                                 \
-                const __m512 xv = _mm512_set1_ps(xk[p]);                                         \
+                const __m512 xv = _mm512_set1_ps(p < W ? xk[p] : xk2[p - W]);                    \
                 UNROLL for (int j = 0; j < NB; j++)                                              \
                     acc[p][j] = _mm512_fmadd_ps(xv, wv[j], acc[p][j]);                           \
             }                                                                                    \
@@ -335,6 +337,9 @@ TGT static void fill_plane_s1(const qcal__convb *g, const float *restrict x, flo
         }                                                                                        \
     }
 
+#define TILE(NB, P) TILE_IMPL(tile_##NB##_##P, NB, P, P)
+#define TILE2(NB, W) TILE_IMPL(tile2_##NB##_##W, NB, 2 * W, W)
+
 #define TILES_14(NB) TILE(NB, 1) TILE(NB, 2) TILE(NB, 3) TILE(NB, 4) TILE(NB, 5) TILE(NB, 6) \
     TILE(NB, 7) TILE(NB, 8) TILE(NB, 9) TILE(NB, 10) TILE(NB, 11) TILE(NB, 12) TILE(NB, 13) \
     TILE(NB, 14)
@@ -352,6 +357,19 @@ static const tile_fn tiles1[] = { FN_16(1) };
 static const tile_fn tiles2[] = { FN_14(2) };
 static const tile_fn *const tiles[MAX_NB + 1] = { NULL, tiles1, tiles2 };
 
+/*
+ * Two-row tiles for rows of up to pmax / 2 outputs: narrow rows (7x7 planes) get as many
+ * accumulators per weight load as wide ones.
+ */
+TILE2(1, 1) TILE2(1, 2) TILE2(1, 3) TILE2(1, 4) TILE2(1, 5) TILE2(1, 6) TILE2(1, 7) TILE2(1, 8)
+TILE2(2, 1) TILE2(2, 2) TILE2(2, 3) TILE2(2, 4) TILE2(2, 5) TILE2(2, 6) TILE2(2, 7)
+
+static const tile_fn tiles2r1[] = { tile2_1_1, tile2_1_2, tile2_1_3, tile2_1_4,
+                                    tile2_1_5, tile2_1_6, tile2_1_7, tile2_1_8 };
+static const tile_fn tiles2r2[] = { tile2_2_1, tile2_2_2, tile2_2_3, tile2_2_4,
+                                    tile2_2_5, tile2_2_6, tile2_2_7 };
+static const tile_fn *const tiles2r[MAX_NB + 1] = { NULL, tiles2r1, tiles2r2 };
+
 bool qcal__convb_available(void)
 {
     __builtin_cpu_init();
@@ -365,15 +383,22 @@ static void run_block(const qcal__convb *g, const float *plane, const int32_t *t
     const int64_t ow = g->out[1], out_sz = g->out[0] * g->out[1];
     const int pmax = pmax_for(nbv);
     const int64_t n_chunk = (ow + pmax - 1) / pmax, base = ow / n_chunk, extra = ow % n_chunk;
+    const int64_t rs = g->s[0] * g->wq;
     const tile_fn *fns = tiles[nbv];
+    int64_t oh = 0;
 
-    for (int64_t oh = 0; oh < g->out[0]; oh++) {
-        const float *row = plane + oh * g->s[0] * g->wq;
+    if (2 * ow <= pmax) {
+        for (; oh + 2 <= g->out[0]; oh += 2)
+            tiles2r[nbv][ow - 1](plane + oh * rs, rs, tap, g->kk, w, bias, y + oh * ow, out_sz,
+                                 nch);
+    }
+    for (; oh < g->out[0]; oh++) {
         int64_t o = 0;
 
         for (int64_t c = 0; c < n_chunk; c++) {
             const int64_t p = base + (c < extra ? 1 : 0);
-            fns[p - 1](row + o, tap, g->kk, w, bias, y + oh * ow + o, out_sz, nch);
+            fns[p - 1](plane + oh * rs + o, rs, tap, g->kk, w, bias, y + oh * ow + o, out_sz,
+                       nch);
             o += p;
         }
     }
