@@ -157,7 +157,7 @@ static qcal_status nomem(job *j)
 /* A plain `~`, `null` or empty scalar: the key keeps its default. */
 static bool is_null(const yaml_node_t *n)
 {
-    const char *s;
+    const char *s = NULL;
 
     if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
         return false;
@@ -184,7 +184,7 @@ static qcal_status scalar(job *j, const yaml_node_t *n, const char *key, const c
 
 static qcal_status whole_number(job *j, const yaml_node_t *n, const char *key, const char **out)
 {
-    const char *s;
+    const char *s = NULL;
     qcal_status st = scalar(j, n, key, "a whole number", &s);
 
     if (st != QCAL_OK)
@@ -198,7 +198,7 @@ static qcal_status whole_number(job *j, const yaml_node_t *n, const char *key, c
 static qcal_status int_range(job *j, const yaml_node_t *n, const char *key, long lo, long hi,
                              int *out)
 {
-    const char *s;
+    const char *s = NULL;
     long v;
     qcal_status st = whole_number(j, n, key, &s);
 
@@ -217,7 +217,7 @@ static qcal_status int_range(job *j, const yaml_node_t *n, const char *key, long
 static qcal_status boolean(job *j, const yaml_node_t *n, const char *key, bool *out)
 {
     static const char *const T[] = { "true", "yes", "on" }, *const F[] = { "false", "no", "off" };
-    const char *s;
+    const char *s = NULL;
     qcal_status st = scalar(j, n, key, "true or false", &s);
 
     for (size_t i = 0; st == QCAL_OK && i < 3; i++) {
@@ -270,7 +270,7 @@ static qcal_status need_folder(job *j, const yaml_node_t *n, const char *key, co
 static qcal_status apply_pp(job *j, const char *name, const yaml_node_t *n, const char *key)
 {
     char buf[256];
-    const char *value;
+    const char *value = NULL;
     size_t len = 0;
     qcal_status st;
     int k;
@@ -292,7 +292,7 @@ static qcal_status apply_pp(job *j, const char *name, const yaml_node_t *n, cons
         for (yaml_node_item_t *it = n->data.sequence.items.start;
              it < n->data.sequence.items.top; it++) {
             const yaml_node_t *v = node_at(j, *it);
-            const char *s;
+            const char *s = NULL;
             if ((st = scalar(j, v, key, "a number", &s)) != QCAL_OK)
                 return st;
             if (len + strlen(s) + 2 > sizeof buf)
@@ -317,7 +317,7 @@ static qcal_status apply_enc(job *j, qcal_cal_encoding *e, const char *name, con
                              const char *key)
 {
     qcal_encset_opts *eo = &e->eo;
-    const char *s;
+    const char *s = NULL;
     qcal_status st;
 
     if (is_null(n))
@@ -519,7 +519,7 @@ static qcal_status add_data(job *j, const yaml_node_t *n, const char *key, const
 /* A data string: "NAME=PATH" unless the whole string names an existing file. */
 static qcal_status add_data_string(job *j, const yaml_node_t *n, const char *key)
 {
-    const char *s, *eq, *full;
+    const char *s = NULL, *eq, *full;
     char name[256];
     struct stat sb;
     qcal_status st = scalar(j, n, key, "a path or NAME=PATH", &s);
@@ -558,7 +558,7 @@ static qcal_status apply_data(job *j, const yaml_node_t *n)
         return st;
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
          st == QCAL_OK && p < n->data.mapping.pairs.top; p++) {
-        const char *name = (const char *)node_at(j, p->key)->data.scalar.value, *path;
+        const char *name = (const char *)node_at(j, p->key)->data.scalar.value, *path = NULL;
         const yaml_node_t *v = node_at(j, p->value);
         snprintf(key, sizeof key, "data.%s", name);
         if ((st = scalar(j, v, key, "a path", &path)) == QCAL_OK)

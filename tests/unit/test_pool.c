@@ -416,10 +416,10 @@ static void test_batchnorm(void)
     /* Training mode (BatchNormalization-15): batch mean 1.5, population variance 0.25, so
      * y = (x - 1.5) / sqrt(1.25) * 2 + 1; running stats 0.5*0.9 + 1.5*0.1 and 3*0.9 + 0.25*0.1. */
     QT_OK(tn_run(&t, &err));
-    QT_NEAR(fout(&t, 0)[0], 0.105572809, 1e-6);
-    QT_NEAR(fout(&t, 0)[1], 1.894427191, 1e-6);
-    QT_NEAR(fout(&t, 1)[0], 0.6, 1e-6);
-    QT_NEAR(fout(&t, 2)[0], 2.725, 1e-6);
+    QT_NEAR((double)fout(&t, 0)[0], 0.105572809, 1e-6);
+    QT_NEAR((double)fout(&t, 0)[1], 1.894427191, 1e-6);
+    QT_NEAR((double)fout(&t, 1)[0], 0.6, 1e-6);
+    QT_NEAR((double)fout(&t, 2)[0], 2.725, 1e-6);
     tn_free(&t);
 }
 
