@@ -12,6 +12,10 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
 
+# Warning-free under clang too (-Werror): a compile-only Release build.
+CC=clang cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Release
+cmake --build build-clang -j"$jobs"
+
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DQCAL_SANITIZE=ON
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
