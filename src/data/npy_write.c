@@ -1,12 +1,10 @@
 /* .npy writer (NumPy format 1.0, any fixed-size dtype) with fsync and an atomic rename. */
-#include <errno.h>
 #include <stdbool.h>
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "qcal/npy.h"
+#include "util/atomic.h"
 
 static const char *descr(qcal_dtype dt)
 {
@@ -50,10 +48,8 @@ qcal_status qcal_npy_write(const char *path, const qcal_tensor_view *v, qcal_err
 {
     const char *d = descr(v->dtype);
     char header[512], shape[256] = "";
-    char tmp[PATH_MAX];
     size_t used = 0, hlen, esize = qcal_dtype_size(v->dtype);
-    FILE *fp = NULL;
-    qcal_status st = QCAL_OK;
+    qcal__atomic_part parts[3];
     unsigned char pre[10] = { 0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 0, 0 };
     int w;
 
@@ -80,29 +76,8 @@ qcal_status qcal_npy_write(const char *path, const qcal_tensor_view *v, qcal_err
     header[hlen++] = '\n';
     pre[8] = (unsigned char)(hlen & 0xff);
     pre[9] = (unsigned char)(hlen >> 8);
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return qcal_error_set(err, QCAL_E_INVALID, "%s: path too long", path);
-    fp = fopen(tmp, "wb");
-    if (!fp)
-        return qcal_error_set(err, QCAL_E_IO, "%s: %s", tmp, strerror(errno));
-    if (fwrite(pre, 1, 10, fp) != 10 || fwrite(header, 1, hlen, fp) != hlen ||
-        (v->nelem && fwrite(v->data, esize, v->nelem, fp) != v->nelem) || fflush(fp) != 0 ||
-        fsync(fileno(fp)) != 0) {
-        st = qcal_error_set(err, QCAL_E_IO, "%s: write failed: %s", tmp, strerror(errno));
-        goto out;
-    }
-    if (fclose(fp) != 0) {
-        fp = NULL;
-        st = qcal_error_set(err, QCAL_E_IO, "%s: write failed: %s", tmp, strerror(errno));
-        goto out;
-    }
-    fp = NULL;
-    if (rename(tmp, path) != 0)
-        st = qcal_error_set(err, QCAL_E_IO, "%s: %s", path, strerror(errno));
-out:
-    if (fp)
-        fclose(fp);
-    if (st != QCAL_OK)
-        unlink(tmp);
-    return st;
+    parts[0] = (qcal__atomic_part){ pre, sizeof pre };
+    parts[1] = (qcal__atomic_part){ header, hlen };
+    parts[2] = (qcal__atomic_part){ v->data, v->nelem * esize };
+    return qcal__atomic_writev(path, parts, 3, err);
 }

@@ -34,6 +34,7 @@
 
 #include "dist/dump.h"
 #include "store/h5util.h"
+#include "util/atomic.h"
 
 #ifndef PATH_MAX
 #define PATH_MAX 4096
@@ -500,9 +501,9 @@ qcal_status qcal_dump_write(qcal_dump *dp, const char *path, qcal_error *err)
     /* One temporary name for all ranks: rank 0's pid. */
     if (MPI_Bcast(&pid, 1, MPI_LONG, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
         st = qcal_error_set(&e, QCAL_E_MPI, "MPI: broadcast (dump) failed");
-    else if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, pid) >= (int)sizeof tmp)
-        st = qcal_error_set(&e, QCAL_E_INVALID, "%s: path too long", path);
-    else if (dp->tap_st != QCAL_OK)
+    else
+        st = qcal__atomic_tmp_name(path, pid, tmp, sizeof tmp, &e);
+    if (st == QCAL_OK && dp->tap_st != QCAL_OK)
         st = qcal_error_set(&e, dp->tap_st, "%s", dp->tap_err.msg);
     st = agree(&dp->d, st, &e);
     if (st != QCAL_OK)

@@ -1,6 +1,7 @@
 /*
- * Internal interface of the export module: the atomic file writer every format uses and the
- * AIMET quantizer_args shared by the two AIMET JSON versions.
+ * Internal interface of the export module: the JSON writer of the JSON formats and the AIMET
+ * quantizer_args shared by the two AIMET JSON versions. Files are written atomically through
+ * src/util/atomic.h.
  */
 #ifndef QCAL_SRC_EXPORT_H
 #define QCAL_SRC_EXPORT_H
@@ -12,17 +13,9 @@
 #include "qcal/export.h"
 
 /*
- * Writes len bytes of buf to path atomically (STYLE.md): <path>.tmp.<pid>, fflush, fsync,
- * fclose, rename. On failure the temporary file is unlinked, path is untouched and QCAL_E_IO
- * (or QCAL_E_INVALID for a path too long) names the file and the reason.
- */
-qcal_status qcal__export_write_bytes(const char *path, const char *buf, size_t len,
-                                     qcal_error *err);
-
-/*
  * Dumps root with sorted keys, indent 4 and 9 significant digits for reals (a float32 value
  * printed with %.9g reads back as the same float32, ALGORITHMS.md §1), adds a final newline and
- * writes it atomically as qcal__export_write_bytes. Does not take the reference to root.
+ * writes it atomically (qcal__atomic_write). Does not take the reference to root.
  */
 qcal_status qcal__export_write_json(const char *path, const json_t *root, qcal_error *err);
 

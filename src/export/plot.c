@@ -1,7 +1,7 @@
 /*
  * Histogram plots (include/qcal/plot.h): a small RGB canvas, a built-in 5x7 bitmap font, the
  * fixed plot geometry of plot.h, and a PNG encoder on libpng that writes to memory; the bytes go
- * to disk through the exports' atomic writer.
+ * to disk through the atomic writer of src/util/atomic.h.
  */
 #include <math.h>
 #include <png.h>
@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "export/export.h"
 #include "qcal/plot.h"
 #include "qcal/round.h"
+#include "util/atomic.h"
 
 #define W QCAL_PLOT_WIDTH
 #define H QCAL_PLOT_HEIGHT
@@ -699,7 +699,7 @@ qcal_status qcal_plot_hist_png(const char *path, const char *name, const qcal_hi
                             path, o->msg);
         goto out;
     }
-    st = qcal__export_write_bytes(path, (const char *)o->buf, o->len, err);
+    st = qcal__atomic_write(path, o->buf, o->len, err);
 out:
     if (o) {
         if (o->png)

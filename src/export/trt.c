@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "export/export.h"
+#include "util/atomic.h"
 
 /* A growable text buffer. */
 typedef struct text {
@@ -150,7 +151,7 @@ qcal_status qcal_export_trt(const qcal_stats *s, const qcal_encset_opts *o, int 
     }
     /* Nothing is created before every line is known to be valid. */
     if (st == QCAL_OK)
-        st = qcal__export_write_bytes(path, t.buf, t.len, err);
+        st = qcal__atomic_write(path, t.buf, t.len, err);
 out:
     for (size_t i = 0; i < n_rx; i++)
         regfree(&rx[i]);

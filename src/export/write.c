@@ -1,16 +1,12 @@
 /*
- * Shared parts of the exports: format names, the atomic file writer (STYLE.md "Errors and
- * cleanup"), the AIMET quant_scheme / quantizer_args (ALGORITHMS.md §4.1-§4.2) and the
- * format dispatcher.
+ * Shared parts of the exports: format names, the JSON writer (atomic, through src/util/atomic.h),
+ * the AIMET quant_scheme / quantizer_args (ALGORITHMS.md §4.1-§4.2) and the format dispatcher.
  */
-#include <errno.h>
-#include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "export/export.h"
+#include "util/atomic.h"
 
 static const char *const FORMAT_NAMES[] = { "aimet", "aimet1", "qnn", "trt" };
 _Static_assert(sizeof FORMAT_NAMES / sizeof FORMAT_NAMES[0] == QCAL_EXPORT_COUNT,
@@ -38,44 +34,6 @@ qcal_status qcal_export_format_parse(const char *name, qcal_export_format *out, 
                           name ? name : "(null)");
 }
 
-qcal_status qcal__export_write_bytes(const char *path, const char *buf, size_t len,
-                                     qcal_error *err)
-{
-    qcal_status st = QCAL_OK;
-    FILE *fp = NULL;
-    char tmp[PATH_MAX];
-    int rc;
-
-    if (!path || !*path)
-        return qcal_error_set(err, QCAL_E_INVALID, "no output path");
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return qcal_error_set(err, QCAL_E_INVALID, "%s: path too long", path);
-    fp = fopen(tmp, "wb");
-    if (!fp) {
-        st = qcal_error_set(err, QCAL_E_IO, "%s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    if ((len > 0 && fwrite(buf, 1, len, fp) != len) || fflush(fp) != 0 ||
-        fsync(fileno(fp)) != 0) {
-        st = qcal_error_set(err, QCAL_E_IO, "%s: write failed: %s", tmp, strerror(errno));
-        goto out;
-    }
-    rc = fclose(fp);
-    fp = NULL;
-    if (rc != 0) {
-        st = qcal_error_set(err, QCAL_E_IO, "%s: close failed: %s", tmp, strerror(errno));
-        goto out;
-    }
-    if (rename(tmp, path) != 0)
-        st = qcal_error_set(err, QCAL_E_IO, "%s: %s", path, strerror(errno));
-out:
-    if (fp)
-        fclose(fp);
-    if (st != QCAL_OK)
-        unlink(tmp); /* may not exist (fopen failed): harmless */
-    return st;
-}
-
 qcal_status qcal__export_write_json(const char *path, const json_t *root, qcal_error *err)
 {
     char *text = json_dumps(root, JSON_SORT_KEYS | JSON_INDENT(4) | JSON_REAL_PRECISION(9));
@@ -93,7 +51,7 @@ qcal_status qcal__export_write_json(const char *path, const json_t *root, qcal_e
     }
     full[len] = '\n';
     full[len + 1] = '\0';
-    st = qcal__export_write_bytes(path, full, len + 1, err);
+    st = qcal__atomic_write(path, full, len + 1, err);
     free(full);
     return st;
 }

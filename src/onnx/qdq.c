@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "export/export.h"
 #include "onnx/qdq_util.h"
 #include "qcal/qdq.h"
+#include "util/atomic.h"
 
 #define QDQ_MIN_OPSET 13
 #define QDQ_MIN_IR 7
@@ -511,7 +511,7 @@ static qcal_status write_model(const Onnx__ModelProto *m, const char *path, qcal
     if (onnx__model_proto__pack(m, buf) != len)
         st = qcal_error_set(err, QCAL_E_CORRUPT, "%s: protobuf packing failed", path);
     else
-        st = qcal__export_write_bytes(path, (const char *)buf, len, err);
+        st = qcal__atomic_write(path, buf, len, err);
     free(buf);
     return st;
 }

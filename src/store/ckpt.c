@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <ftw.h>
 #include <sys/stat.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 
 #include "qcal/ckpt.h"
 #include "store/h5util.h"
+#include "util/atomic.h"
 
 void qcal_ckpt_fini(qcal_ckpt *k)
 {
@@ -40,12 +40,10 @@ qcal_status qcal_ckpt_write(const char *path, const qcal_collector *c, const qca
     uint64_t *hist = malloc((T * B + 1) * sizeof *hist);
     uint64_t total = k->n_samples;
     qcal_status st = QCAL_OK;
-    int fd;
 
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
-        st = qcal_error_set(err, QCAL_E_INVALID, "%s: path too long", path);
+    st = qcal__atomic_tmp_name(path, (long)getpid(), tmp, sizeof tmp, err);
+    if (st != QCAL_OK)
         goto free_out;
-    }
     if (!e || !k0 || !mm || !cnt || !hist) {
         st = qcal_error_set(err, QCAL_E_NOMEM, "%s: out of memory", path);
         goto free_out;
@@ -83,17 +81,7 @@ out:
     if (f >= 0 && H5Fclose(f) < 0 && st == QCAL_OK)
         st = qcal__h5_fail(&h, "close");
     qcal__h5_loud(&saved);
-    if (st == QCAL_OK) {
-        fd = open(tmp, O_RDONLY);
-        if (fd < 0 || fsync(fd) != 0)
-            st = qcal_error_set(err, QCAL_E_IO, "%s: fsync: %s", tmp, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-    }
-    if (st == QCAL_OK && rename(tmp, path) != 0)
-        st = qcal_error_set(err, QCAL_E_IO, "%s: %s", path, strerror(errno));
-    if (st != QCAL_OK)
-        unlink(tmp);
+    st = qcal__atomic_finish(tmp, path, st, err);
 free_out:
     free(e);
     free(k0);

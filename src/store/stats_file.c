@@ -9,7 +9,6 @@
  * writing equal content twice gives byte-identical files.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@
 
 #include "qcal/store.h"
 #include "store/h5util.h"
+#include "util/atomic.h"
 
 /* Deflate level of the histogram rows: level 1 already removes the zeros; more costs time. */
 #define HIST_DEFLATE_LEVEL 1
@@ -575,22 +575,6 @@ static qcal_status write_all(const qcal__h5 *h, hid_t fid, const qcal_stats *s)
     return QCAL_OK;
 }
 
-/* Makes the closed file's contents durable before the rename publishes it. */
-static qcal_status sync_file(const char *path, const char *tmp, qcal_error *err)
-{
-    int fd = open(tmp, O_RDONLY);
-
-    if (fd < 0 || fsync(fd) != 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        return qcal_error_set(err, QCAL_E_IO, "%s: fsync of %s failed: %s", path, tmp,
-                              strerror(e));
-    }
-    close(fd);
-    return QCAL_OK;
-}
-
 qcal_status qcal_stats_write(const char *path, const qcal_stats *s, qcal_error *err)
 {
     char tmp[PATH_MAX];
@@ -602,8 +586,9 @@ qcal_status qcal_stats_write(const char *path, const qcal_stats *s, qcal_error *
 
     if (!path || !s)
         return qcal_error_set(err, QCAL_E_INVALID, "stats file: no path or no statistics");
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return qcal_error_set(err, QCAL_E_INVALID, "%s: path too long", path);
+    st = qcal__atomic_tmp_name(path, (long)getpid(), tmp, sizeof tmp, err);
+    if (st != QCAL_OK)
+        return st;
     st = validate(path, s, err);
     if (st != QCAL_OK)
         return st;
@@ -620,19 +605,13 @@ qcal_status qcal_stats_write(const char *path, const qcal_stats *s, qcal_error *
     rc = H5Fclose(fid);
     fid = -1;
     QCAL__H5_CHECK(&h, rc, "close %s", tmp);
-    st = sync_file(path, tmp, err);
-    if (st != QCAL_OK)
-        goto out;
-    if (rename(tmp, path) != 0)
-        st = qcal_error_set(err, QCAL_E_IO, "%s: rename from %s failed: %s", path, tmp,
-                            strerror(errno));
 out:
     if (fid >= 0)
         H5Fclose(fid);
     if (fapl >= 0)
         H5Pclose(fapl);
-    if (st != QCAL_OK)
-        unlink(tmp);
+    /* Durable, then published; or removed. */
+    st = qcal__atomic_finish(tmp, path, st, err);
     H5Eclear2(H5E_DEFAULT);
     qcal__h5_loud(&saved);
     return st;
