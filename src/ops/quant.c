@@ -1,7 +1,7 @@
 /*
  * QuantizeLinear and DequantizeLinear (opsets 10-13+).
  *
- *   QuantizeLinear:   y = saturate(round_half_even(x / scale) + zero_point)
+ *   QuantizeLinear:   y = saturate(qcal_round_half_evenf(x / scale) + zero_point)
  *   DequantizeLinear: y = (x - zero_point) * scale
  *
  * Quantized types: uint8 and int8 (DequantizeLinear also int32, whose zero point must be 0 or
@@ -14,23 +14,11 @@
 #include <stdlib.h>
 
 #include "ops/ops.h"
+#include "qcal/round.h"
 
 typedef struct quant_params {
     size_t outer, channels, inner; /* x viewed as [outer, channels, inner]; channels 1 per tensor */
 } quant_params;
-
-/* Round half to even independent of the FP rounding mode (see ALGORITHMS.md: QuantizeLinear).
- * x - floor(x) is exact for |x| < 2^23; above, every float is an integer. */
-static float round_half_even(float x)
-{
-    float f = floorf(x), d = x - f;
-
-    if (d > 0.5f)
-        return f + 1.0f;
-    if (d < 0.5f)
-        return f;
-    return (fmodf(f, 2.0f) == 0.0f) ? f : f + 1.0f;
-}
 
 /*
  * Checks scale (input 1) and zero point (input 2, optional) against x (input 0) and fills the
@@ -152,7 +140,7 @@ static void quantize_run(const qcal__node *n, void *scratch)
             for (size_t k = 0; k < p->inner; k++, i++) {
                 float xv = x->dtype == QCAL_DT_FLOAT ? ((const float *)x->data)[i]
                                                      : (float)((const int32_t *)x->data)[i];
-                int32_t q = saturate(round_half_even(xv / s) + z, lo, hi);
+                int32_t q = saturate(qcal_round_half_evenf(xv / s) + z, lo, hi);
                 if (is_int8)
                     ((int8_t *)n->out[0]->data)[i] = (int8_t)q;
                 else

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "ops/ops.h"
+#include "qcal/round.h"
 
 /* Per-node constants of the formula (alpha, beta, gamma as the op's attributes name them). */
 typedef struct unary_params unary_params;
@@ -23,24 +24,6 @@ struct unary_params {
 };
 
 #define NDT (QCAL_DT_UINT64 + 1)
-
-/*
- * Round half to even without depending on the FP rounding mode. For |x| >= 2^23 every float is
- * an integer (d is 0); below, x - floor(x) is exact. The result takes x's sign, so -0.4 gives
- * -0.0 like numpy.round.
- */
-static float round_half_even(float x)
-{
-    float f = floorf(x), d = x - f, r;
-
-    if (d > 0.5f)
-        r = f + 1.0f;
-    else if (d < 0.5f)
-        r = f;
-    else
-        r = (fmodf(f, 2.0f) == 0.0f) ? f : f + 1.0f;
-    return copysignf(r, x);
-}
 
 /* log(1 + e^x) without overflow for large x. */
 static float softplus(float x)
@@ -70,7 +53,8 @@ static float clamp01(float v)
 UNARY(reciprocal_f32, float, 1.0f / x)
 UNARY(floor_f32, float, floorf(x))
 UNARY(ceil_f32, float, ceilf(x))
-UNARY(round_f32, float, round_half_even(x))
+/* ONNX Round: ties to even, and -0.4 gives -0.0 like numpy.round (STYLE.md: rounding by name). */
+UNARY(round_f32, float, qcal_round_half_evenf(x))
 UNARY(sqrt_f32, float, sqrtf(x))
 UNARY(exp_f32, float, expf(x))
 UNARY(log_f32, float, logf(x))
