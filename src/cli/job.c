@@ -23,12 +23,12 @@
  * the file before it is read (key, preprocess.KEY, encodings.N.KEY; encoding keys without an
  * index go to the first set); its paths are relative to the current folder. Every error names
  * the file and line (or the --set argument) and the key. The document is parsed with libyaml's
- * document API; the strings the options point to are kept for the life of the process.
+ * document API; the strings the options point to are kept for the life of the process. The
+ * --set merge lives in job_set.c (job.h).
  */
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,27 +37,11 @@
 #include <unistd.h>
 #include <yaml.h>
 
-#include "cli/calibrate.h"
+#include "cli/job.h"
 #include "qcal/encode.h"
 #include "qcal/export.h"
 
-/* A --set may add a key node, a value node and nothing else. */
-#define MAX_SET_NODES 2
-
-/* One job file being read. */
-typedef struct job {
-    const char *path;         /* the job file, as given */
-    const char *dir;          /* its folder ("" when the path has no '/') */
-    yaml_document_t doc;
-    int n_file_nodes;         /* nodes 1..n_file_nodes come from the file */
-    const char **set_origin;  /* for later nodes: the --set argument they come from */
-    int n_set_nodes, cap_set_nodes;
-    bool enc_list;            /* the root's `encodings` is a list */
-    const char *pp_seen[8];   /* preprocess keys given so far (top level or preprocess:) */
-    int pp_line[8], n_pp_seen;
-    qcal_cal_opts *o;
-    qcal_error *err;
-} job;
+typedef qcal__cli_job job;
 
 /*
  * The strings the options point to live as long as the process (one job per process): a chain
@@ -91,27 +75,10 @@ static char *keepf(const char *fmt, ...)
     return k->s;
 }
 
-static yaml_node_t *node_at(job *j, int idx)
-{
-    return yaml_document_get_node(&j->doc, idx);
-}
-
-static int node_index(job *j, const yaml_node_t *n)
-{
-    return (int)(n - j->doc.nodes.start) + 1;
-}
-
-/* The --set argument a node comes from, NULL for nodes of the file. */
-static const char *origin(job *j, const yaml_node_t *n)
-{
-    int idx = node_index(j, n);
-    return idx > j->n_file_nodes ? j->set_origin[idx - j->n_file_nodes - 1] : NULL;
-}
-
 /* "FILE:LINE" of a node of the file, or "--set KEY=VALUE". */
 static void where(job *j, const yaml_node_t *n, char *buf, size_t cap)
 {
-    const char *set = n ? origin(j, n) : NULL;
+    const char *set = n ? qcal__cli_job_set_origin(j, n) : NULL;
 
     if (set)
         snprintf(buf, cap, "--set %s", set);
@@ -149,7 +116,7 @@ static qcal_status wrap(job *j, const yaml_node_t *n, const char *key)
     return fail(j, j->err->code, n, key, "%s", inner);
 }
 
-static qcal_status nomem(job *j)
+qcal_status qcal__cli_job_nomem(job *j)
 {
     return qcal_error_set(j->err, QCAL_E_NOMEM, "%s: out of memory", j->path);
 }
@@ -232,7 +199,7 @@ static qcal_status boolean(job *j, const yaml_node_t *n, const char *key, bool *
 /* A path of the file relative to its folder; one from --set relative to the current folder. */
 static const char *resolve(job *j, const yaml_node_t *n, const char *path)
 {
-    if (path[0] == '/' || !j->dir[0] || origin(j, n))
+    if (path[0] == '/' || !j->dir[0] || qcal__cli_job_set_origin(j, n))
         return keepf("%s", path);
     return keepf("%s/%s", j->dir, path);
 }
@@ -291,7 +258,7 @@ static qcal_status apply_pp(job *j, const char *name, const yaml_node_t *n, cons
         buf[0] = '\0';
         for (yaml_node_item_t *it = n->data.sequence.items.start;
              it < n->data.sequence.items.top; it++) {
-            const yaml_node_t *v = node_at(j, *it);
+            const yaml_node_t *v = qcal__cli_job_node(j, *it);
             const char *s = NULL;
             if ((st = scalar(j, v, key, "a number", &s)) != QCAL_OK)
                 return st;
@@ -351,19 +318,19 @@ static qcal_status apply_enc(job *j, qcal_cal_encoding *e, const char *name, con
         st = boolean(j, n, key, &eo->per_channel);
     } else if (!strcmp(name, "label")) {
         if ((st = scalar(j, n, key, "a label", &s)) == QCAL_OK && !(eo->label = keepf("%s", s)))
-            st = nomem(j);
+            st = qcal__cli_job_nomem(j);
     } else if (!strcmp(name, "format")) {
         qcal_export_format f;
         if ((st = scalar(j, n, key, "aimet, aimet1, qnn or trt", &s)) == QCAL_OK) {
             if (qcal_export_format_parse(s, &f, j->err) != QCAL_OK)
                 st = wrap(j, n, key);
             else if (!(e->format = keepf("%s", s)))
-                st = nomem(j);
+                st = qcal__cli_job_nomem(j);
         }
     } else if (!strcmp(name, "path") || !strcmp(name, "encodings")) {
         if ((st = scalar(j, n, key, "a file name", &s)) == QCAL_OK) {
             if (!(e->path = resolve(j, n, s)))
-                st = nomem(j);
+                st = qcal__cli_job_nomem(j);
             else
                 st = need_folder(j, n, key, e->path);
         }
@@ -377,7 +344,7 @@ static qcal_status apply_enc(job *j, qcal_cal_encoding *e, const char *name, con
         st = QCAL_OK;
         for (yaml_node_item_t *it = n->data.sequence.items.start;
              st == QCAL_OK && it < n->data.sequence.items.top; it++) {
-            const yaml_node_t *v = node_at(j, *it);
+            const yaml_node_t *v = qcal__cli_job_node(j, *it);
             if (eo->n_overrides == QCAL_CAL_MAX_OVERRIDES)
                 return fail(j, QCAL_E_INVALID, v, key, "at most %d overrides",
                             QCAL_CAL_MAX_OVERRIDES);
@@ -398,7 +365,7 @@ static qcal_status apply_enc(job *j, qcal_cal_encoding *e, const char *name, con
     return st;
 }
 
-static bool is_enc_key(const char *name)
+bool qcal__cli_job_is_enc_key(const char *name)
 {
     static const char *const K[] = {
         "method", "percentile", "act-bitwidth", "param-bitwidth", "act-symmetric",
@@ -416,12 +383,12 @@ static qcal_status check_keys(job *j, const yaml_node_t *map, const char *where_
 {
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
          p++) {
-        const yaml_node_t *k = node_at(j, p->key);
+        const yaml_node_t *k = qcal__cli_job_node(j, p->key);
         if (k->type != YAML_SCALAR_NODE)
             return fail(j, QCAL_E_INVALID, k, where_key, "keys must be names, got %s",
                         kind_name(k));
         for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
-            const yaml_node_t *k2 = node_at(j, q->key);
+            const yaml_node_t *k2 = qcal__cli_job_node(j, q->key);
             if (!strcmp((const char *)k->data.scalar.value, (const char *)k2->data.scalar.value))
                 return fail(j, QCAL_E_INVALID, k, (const char *)k->data.scalar.value,
                             "given twice (also on line %lu)",
@@ -442,7 +409,7 @@ static qcal_status apply_enc_list(job *j, const yaml_node_t *n)
         return fail(j, QCAL_E_INVALID, n, "encodings", "expected 1 to %d entries, got %zu",
                     QCAL_CAL_MAX_ENC, count);
     for (size_t k = 0; k < count; k++) {
-        const yaml_node_t *m = node_at(j, n->data.sequence.items.start[k]);
+        const yaml_node_t *m = qcal__cli_job_node(j, n->data.sequence.items.start[k]);
         qcal_cal_encoding *e = &j->o->enc[k];
         snprintf(key, sizeof key, "encodings[%zu]", k);
         if (k > 0)
@@ -460,20 +427,20 @@ static qcal_status apply_enc_list(job *j, const yaml_node_t *n)
             return st;
         for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
              p++) {
-            const char *name = (const char *)node_at(j, p->key)->data.scalar.value;
+            const char *name = (const char *)qcal__cli_job_node(j, p->key)->data.scalar.value;
             char sub[128];
             snprintf(sub, sizeof sub, "%s.%s", key, name);
             if (!strcmp(name, "encodings"))
-                return fail(j, QCAL_E_INVALID, node_at(j, p->key), sub, "unknown key (the "
-                            "export file of an entry is 'path')");
-            if ((st = apply_enc(j, e, name, node_at(j, p->value), sub)) != QCAL_OK)
+                return fail(j, QCAL_E_INVALID, qcal__cli_job_node(j, p->key), sub,
+                            "unknown key (the export file of an entry is 'path')");
+            if ((st = apply_enc(j, e, name, qcal__cli_job_node(j, p->value), sub)) != QCAL_OK)
                 return st;
         }
         j->o->n_enc = k + 1;
     }
     /* Sets are stored by label and exported by path: both must differ. */
     for (size_t k = 0; k < count; k++) {
-        const yaml_node_t *m = node_at(j, n->data.sequence.items.start[k]);
+        const yaml_node_t *m = qcal__cli_job_node(j, n->data.sequence.items.start[k]);
         const qcal_cal_encoding *e = &j->o->enc[k];
         qcal_encset_default_label(&e->eo, label, sizeof label);
         for (size_t i = 0; i < k; i++) {
@@ -503,7 +470,7 @@ static qcal_status add_data(job *j, const yaml_node_t *n, const char *key, const
     qcal_status st;
 
     if (!full)
-        return nomem(j);
+        return qcal__cli_job_nomem(j);
     if (o->n_data == QCAL_CAL_MAX_DATA)
         return fail(j, QCAL_E_INVALID, n, key, "at most %d data entries", QCAL_CAL_MAX_DATA);
     /* Globs are expanded by calibrate; files and folders are checked now. */
@@ -511,7 +478,7 @@ static qcal_status add_data(job *j, const yaml_node_t *n, const char *key, const
         return st;
     spec = name ? keepf("%s=%s", name, full) : full;
     if (!spec)
-        return nomem(j);
+        return qcal__cli_job_nomem(j);
     o->data[o->n_data++] = spec;
     return QCAL_OK;
 }
@@ -530,7 +497,7 @@ static qcal_status add_data_string(job *j, const yaml_node_t *n, const char *key
     if (!eq || eq == s || (size_t)(eq - s) >= sizeof name)
         return add_data(j, n, key, NULL, s);
     if (!(full = resolve(j, n, s)))
-        return nomem(j);
+        return qcal__cli_job_nomem(j);
     if (stat(full, &sb) == 0)
         return add_data(j, n, key, NULL, s);
     snprintf(name, sizeof name, "%.*s", (int)(eq - s), s);
@@ -550,7 +517,7 @@ static qcal_status apply_data(job *j, const yaml_node_t *n)
         for (yaml_node_item_t *it = n->data.sequence.items.start;
              st == QCAL_OK && it < n->data.sequence.items.top; it++, k++) {
             snprintf(key, sizeof key, "data[%zu]", k);
-            st = add_data_string(j, node_at(j, *it), key);
+            st = add_data_string(j, qcal__cli_job_node(j, *it), key);
         }
         return st;
     }
@@ -558,8 +525,9 @@ static qcal_status apply_data(job *j, const yaml_node_t *n)
         return st;
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
          st == QCAL_OK && p < n->data.mapping.pairs.top; p++) {
-        const char *name = (const char *)node_at(j, p->key)->data.scalar.value, *path = NULL;
-        const yaml_node_t *v = node_at(j, p->value);
+        const char *name = (const char *)qcal__cli_job_node(j, p->key)->data.scalar.value;
+        const char *path = NULL;
+        const yaml_node_t *v = qcal__cli_job_node(j, p->value);
         snprintf(key, sizeof key, "data.%s", name);
         if ((st = scalar(j, v, key, "a path", &path)) == QCAL_OK)
             st = add_data(j, v, key, name, path);
@@ -584,14 +552,14 @@ static qcal_status apply_simple(job *j, const char *name, const yaml_node_t *n)
         if ((st = scalar(j, n, name, "a file name", &s)) != QCAL_OK)
             return st;
         if (!(s = resolve(j, n, s)))
-            return nomem(j);
+            return qcal__cli_job_nomem(j);
         st = !strcmp(name, "model") ? need_input(j, n, name, s, false)
                                     : need_folder(j, n, name, s);
     } else {
         /* dump: a regular expression. */
         if ((st = scalar(j, n, name, "a regular expression", &s)) == QCAL_OK &&
             !(s = keepf("%s", s)))
-            return nomem(j);
+            return qcal__cli_job_nomem(j);
     }
     if (st != QCAL_OK)
         return st;
@@ -628,12 +596,12 @@ static qcal_status apply_top(job *j, const yaml_node_t *k, const yaml_node_t *n)
             return st;
         for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
              p++) {
-            const char *pk = (const char *)node_at(j, p->key)->data.scalar.value;
+            const char *pk = (const char *)qcal__cli_job_node(j, p->key)->data.scalar.value;
             snprintf(key, sizeof key, "preprocess.%s", pk);
             if (!qcal_preprocess_is_option(pk) || !strncmp(pk, "--", 2))
-                return fail(j, QCAL_E_INVALID, node_at(j, p->key), key, "unknown key (size, "
-                            "resize, channels, layout, scale, mean, std)");
-            if ((st = apply_pp(j, pk, node_at(j, p->value), key)) != QCAL_OK)
+                return fail(j, QCAL_E_INVALID, qcal__cli_job_node(j, p->key), key,
+                            "unknown key (size, resize, channels, layout, scale, mean, std)");
+            if ((st = apply_pp(j, pk, qcal__cli_job_node(j, p->value), key)) != QCAL_OK)
                 return st;
         }
         return QCAL_OK;
@@ -642,7 +610,7 @@ static qcal_status apply_top(job *j, const yaml_node_t *k, const yaml_node_t *n)
         return apply_pp(j, name, n, name);
     if (!strcmp(name, "encodings") && n->type == YAML_SEQUENCE_NODE)
         return apply_enc_list(j, n);
-    if (is_enc_key(name) || !strcmp(name, "encodings")) {
+    if (qcal__cli_job_is_enc_key(name) || !strcmp(name, "encodings")) {
         if (j->enc_list)
             return fail(j, QCAL_E_INVALID, k, name, "with an 'encodings' list, give the encoding "
                         "options in its entries");
@@ -659,121 +627,13 @@ static qcal_status apply_top(job *j, const yaml_node_t *k, const yaml_node_t *n)
     return apply_simple(j, name, n);
 }
 
-/* ---- --set ------------------------------------------------------------------------------ */
-
-/* Adds a scalar node made by --set; returns its index (0: out of memory). */
-static int add_set_scalar(job *j, const char *set, const char *text, size_t len)
-{
-    int idx;
-
-    if (j->n_set_nodes == j->cap_set_nodes)
-        return 0;
-    idx = yaml_document_add_scalar(&j->doc, NULL, (yaml_char_t *)(uintptr_t)text, (int)len,
-                                   YAML_PLAIN_SCALAR_STYLE);
-    if (idx)
-        j->set_origin[j->n_set_nodes++] = set;
-    return idx;
-}
-
-/* The pair of `name` in mapping `map` (NULL: none, or not a mapping). */
-static yaml_node_pair_t *find_pair(job *j, int map, const char *name)
-{
-    const yaml_node_t *m = node_at(j, map);
-
-    for (yaml_node_pair_t *p = m && m->type == YAML_MAPPING_NODE ? m->data.mapping.pairs.start
-                                                                 : NULL;
-         p && p < m->data.mapping.pairs.top; p++) {
-        const yaml_node_t *kn = node_at(j, p->key);
-        if (kn->type == YAML_SCALAR_NODE && !strcmp((const char *)kn->data.scalar.value, name))
-            return p;
-    }
-    return NULL;
-}
-
-/* The value index of `name` in mapping `map` (0: none). */
-static int lookup(job *j, int map, const char *name)
-{
-    const yaml_node_pair_t *p = find_pair(j, map, name);
-
-    return p ? p->value : 0;
-}
-
-/* Replaces the value of `name` in mapping `map`, or adds the pair. */
-static qcal_status set_in(job *j, int map, const char *set, const char *name, int value)
-{
-    yaml_node_pair_t *p = find_pair(j, map, name);
-    int k;
-
-    if (p) {
-        p->value = value;
-        return QCAL_OK;
-    }
-    if (!(k = add_set_scalar(j, set, name, strlen(name))) ||
-        !yaml_document_append_mapping_pair(&j->doc, map, k, value))
-        return nomem(j);
-    return QCAL_OK;
-}
-
-/* Merges one --set KEY=VALUE into the document (the value is a plain scalar). */
-static qcal_status apply_set(job *j, const char *set)
-{
-    const char *eq = strchr(set, '=');
-    char key[128];
-    int value, root = 1, encs;
-
-    if (!eq || eq == set || (size_t)(eq - set) >= sizeof key)
-        return qcal_error_set(j->err, QCAL_E_INVALID, "--set %s: expected KEY=VALUE", set);
-    snprintf(key, sizeof key, "%.*s", (int)(eq - set), set);
-    if (!(value = add_set_scalar(j, set, eq + 1, strlen(eq + 1))))
-        return nomem(j);
-    encs = lookup(j, root, "encodings");
-    if (encs && node_at(j, encs)->type != YAML_SEQUENCE_NODE)
-        encs = 0;
-    if (!strncmp(key, "preprocess.", 11) || qcal_preprocess_is_option(key)) {
-        /* Wherever the file gives it: top level or preprocess:. */
-        const char *pk = strchr(key, '.') ? key + 11 : key;
-        int pp = lookup(j, root, "preprocess");
-        if (!qcal_preprocess_is_option(pk) || !strncmp(pk, "--", 2))
-            return qcal_error_set(j->err, QCAL_E_INVALID, "--set %s: unknown key '%s'", set,
-                                  key);
-        if (pp && lookup(j, pp, pk))
-            return set_in(j, pp, set, pk, value);
-        return set_in(j, root, set, pk, value);
-    }
-    if (!strncmp(key, "encodings.", 10) || (encs && (is_enc_key(key) || !strcmp(key, "encodings")))) {
-        /* encodings.N.KEY, or an encoding key of the first set of a list. */
-        const char *name = !strcmp(key, "encodings") ? "path" : key;
-        unsigned long k = 0;
-        const yaml_node_t *list = encs ? node_at(j, encs) : NULL;
-        if (!strncmp(key, "encodings.", 10)) {
-            char *end;
-            k = strtoul(key + 10, &end, 10);
-            if (end == key + 10 || *end != '.' || !end[1])
-                return qcal_error_set(j->err, QCAL_E_INVALID, "--set %s: expected "
-                                      "encodings.N.KEY", set);
-            name = end + 1;
-        }
-        if (!list || k >= (unsigned long)(list->data.sequence.items.top -
-                                          list->data.sequence.items.start))
-            return qcal_error_set(j->err, QCAL_E_INVALID, "--set %s: the job file has no "
-                                  "encodings entry %lu", set, k);
-        if (node_at(j, list->data.sequence.items.start[k])->type != YAML_MAPPING_NODE)
-            return qcal_error_set(j->err, QCAL_E_INVALID, "--set %s: encodings entry %lu is not "
-                                  "a mapping", set, k);
-        return set_in(j, list->data.sequence.items.start[k], set, name, value);
-    }
-    if (strchr(key, '.'))
-        return qcal_error_set(j->err, QCAL_E_INVALID, "--set %s: unknown key '%s'", set, key);
-    return set_in(j, root, set, key, value);
-}
-
 /* ---- loading ---------------------------------------------------------------------------- */
 
 /* A libyaml failure as "FILE:LINE: YAML syntax error: ...". */
 static qcal_status syntax_error(job *j, const yaml_parser_t *p)
 {
     if (p->error == YAML_MEMORY_ERROR)
-        return nomem(j);
+        return qcal__cli_job_nomem(j);
     if (p->error == YAML_READER_ERROR)
         return qcal_error_set(j->err, QCAL_E_INVALID, "%s: cannot read as YAML (UTF-8 text): %s "
                               "at byte %zu", j->path, p->problem ? p->problem : "error",
@@ -797,25 +657,25 @@ static qcal_status check_job(job *j)
     bool have[3] = { o->model != NULL, o->n_data > 0, o->out != NULL };
 
     for (int i = 0; i < 3; i++) {
-        int v = lookup(j, 1, REQUIRED[i]);
+        int v = qcal__cli_job_lookup(j, 1, REQUIRED[i]);
         if (!have[i])
-            return fail(j, QCAL_E_INVALID, v ? node_at(j, v) : root, REQUIRED[i], "%s",
+            return fail(j, QCAL_E_INVALID, v ? qcal__cli_job_node(j, v) : root, REQUIRED[i], "%s",
                         v ? "needs a value (it is required)" : "missing (it is required)");
     }
     if (o->dump_regex && !o->dump_samples)
-        return fail(j, QCAL_E_INVALID, node_at(j, lookup(j, 1, "dump")), "dump",
-                    "needs 'dump-samples' (how many samples to dump)");
+        return fail(j, QCAL_E_INVALID, qcal__cli_job_node(j, qcal__cli_job_lookup(j, 1, "dump")),
+                    "dump", "needs 'dump-samples' (how many samples to dump)");
     for (size_t k = 0; k < o->n_enc; k++) {
         const qcal_cal_encoding *e = &o->enc[k];
         const yaml_node_t *at = root;
         char key[64];
-        int list = lookup(j, 1, "encodings");
+        int list = qcal__cli_job_lookup(j, 1, "encodings");
         if (!e->trt_version || (e->format && !strcmp(e->format, "trt")))
             continue;
         if (j->enc_list)
-            at = node_at(j, node_at(j, list)->data.sequence.items.start[k]);
-        else if (lookup(j, 1, "trt-version"))
-            at = node_at(j, lookup(j, 1, "trt-version"));
+            at = qcal__cli_job_node(j, qcal__cli_job_node(j, list)->data.sequence.items.start[k]);
+        else if (qcal__cli_job_lookup(j, 1, "trt-version"))
+            at = qcal__cli_job_node(j, qcal__cli_job_lookup(j, 1, "trt-version"));
         snprintf(key, sizeof key, j->enc_list ? "encodings[%zu].trt-version" : "trt-version", k);
         return fail(j, QCAL_E_INVALID, at, key, "only used with format trt");
     }
@@ -853,19 +713,16 @@ static qcal_status load(job *j, yaml_parser_t *parser, int nset, char *const *se
     if ((st = check_keys(j, root, NULL)) != QCAL_OK)
         return st;
     /* --set values replace the file's before anything is read. */
-    j->cap_set_nodes = MAX_SET_NODES * nset;
-    if (nset && !(j->set_origin = calloc((size_t)j->cap_set_nodes, sizeof *j->set_origin)))
-        return nomem(j);
-    for (int i = 0; i < nset; i++)
-        if ((st = apply_set(j, sets[i])) != QCAL_OK)
-            return st;
+    if ((st = qcal__cli_job_apply_sets(j, nset, sets)) != QCAL_OK)
+        return st;
     /* No node is added from here on, so node pointers stay valid. */
     root = yaml_document_get_root_node(&j->doc);
-    list = lookup(j, 1, "encodings");
-    j->enc_list = list && node_at(j, list)->type == YAML_SEQUENCE_NODE;
+    list = qcal__cli_job_lookup(j, 1, "encodings");
+    j->enc_list = list && qcal__cli_job_node(j, list)->type == YAML_SEQUENCE_NODE;
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
          p++)
-        if ((st = apply_top(j, node_at(j, p->key), node_at(j, p->value))) != QCAL_OK)
+        if ((st = apply_top(j, qcal__cli_job_node(j, p->key),
+                            qcal__cli_job_node(j, p->value))) != QCAL_OK)
             return st;
     return check_job(j);
 }
@@ -886,7 +743,7 @@ qcal_status qcal_cli_job_load(const char *path, int nset, char *const *sets, qca
     j.err = err;
     j.dir = slash ? keepf("%.*s", (int)(slash == path ? 1 : slash - path), path) : "";
     if (!j.dir) {
-        st = nomem(&j);
+        st = qcal__cli_job_nomem(&j);
         goto out;
     }
     if (!(fp = fopen(path, "rb"))) {
@@ -894,7 +751,7 @@ qcal_status qcal_cli_job_load(const char *path, int nset, char *const *sets, qca
         goto out;
     }
     if (!yaml_parser_initialize(&parser)) {
-        st = nomem(&j);
+        st = qcal__cli_job_nomem(&j);
         goto out;
     }
     parser_ok = true;
