@@ -9,14 +9,10 @@ set -u
 Q=${1:?usage: test_calibrate_errors.sh path/to/qcal}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 D=$HERE/data/fmnist
-PY=/usr/bin/python3
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
+# shellcheck source=../lib/common.sh
+. "$HERE/lib/common.sh"
 PRE=(--channels gray --mean 0.2860 --std 0.3530)
 M=$D/fmnist_cnn.onnx
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
 # Data: 12 good images (symlinks), and the same set with calib_00005.png truncated to 300 bytes.
 # Sample 5 goes to rank 5 mod 2 = 1.
@@ -186,5 +182,4 @@ fi
 "$Q" calibrate --help >"$W/help.txt" 2>&1 && grep -q -- "--data" "$W/help.txt" && ok ||
     bad "calibrate --help: exit status or text: $(head -n 3 "$W/help.txt")"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+report

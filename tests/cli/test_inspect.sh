@@ -8,24 +8,12 @@ set -u
 Q=${1:?usage: test_inspect.sh path/to/qcal}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 D=$HERE/data/fmnist
-PY=/usr/bin/python3
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
+# shellcheck source=../lib/common.sh
+. "$HERE/lib/common.sh"
 PRE=(--channels gray --mean 0.2860 --std 0.3530)
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
 # 1. fmnist on 50 images, plus a second (percentile) encoding set copied in with h5py.
-ls "$D/calib" | head -n 50 | sed "s|^|$D/calib/|" >"$W/list.txt"
-"$Q" calibrate --model "$D/fmnist_cnn.onnx" --data "$W/list.txt" "${PRE[@]}" -o "$W/fm.h5" \
-    --quiet >"$W/cal.log" 2>&1 || bad "calibrate fmnist: $(tail -n 1 "$W/cal.log")"
-"$Q" calibrate --model "$D/fmnist_cnn.onnx" --data "$W/list.txt" "${PRE[@]}" -o "$W/fmp.h5" \
-    --method percentile --quiet >"$W/cal.log" 2>&1 || bad "calibrate fmnist percentile"
-$PY -c "
-import h5py
-a = h5py.File('$W/fm.h5', 'r+'); b = h5py.File('$W/fmp.h5', 'r')
-b.copy(b['encodings/percentile-a8-w8'], a['encodings'])" || bad "h5py copy of the encoding set"
+fmnist_two_sets "$W/fm.h5"
 if "$Q" inspect "$W/fm.h5" >"$W/fm.txt" 2>"$W/fm.err"; then ok; else bad "inspect fmnist: $(cat "$W/fm.err")"; fi
 $PY - "$W/fm.h5" "$W/fm.txt" <<'PY' && ok || bad "fmnist table"
 import sys, h5py
@@ -225,5 +213,4 @@ expect_err 1 "expected one stats file" -- inspect "$W/u.h5" "$W/o.h5"
 expect_err 1 "unknown option" -- inspect "$W/u.h5" --bogus
 "$Q" inspect --help | grep -q -- "--tensor REGEX" && ok || bad "inspect --help"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+report

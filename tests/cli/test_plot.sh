@@ -9,23 +9,11 @@ set -u
 Q=${1:?usage: test_plot.sh path/to/qcal}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 D=$HERE/data/fmnist
-PY=/usr/bin/python3
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
+# shellcheck source=../lib/common.sh
+. "$HERE/lib/common.sh"
 PRE=(--channels gray --mean 0.2860 --std 0.3530)
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
-ls "$D/calib" | head -n 50 | sed "s|^|$D/calib/|" >"$W/list.txt"
-"$Q" calibrate --model "$D/fmnist_cnn.onnx" --data "$W/list.txt" "${PRE[@]}" -o "$W/fm.h5" \
-    --quiet >"$W/cal.log" 2>&1 || bad "calibrate fmnist: $(tail -n 1 "$W/cal.log")"
-"$Q" calibrate --model "$D/fmnist_cnn.onnx" --data "$W/list.txt" "${PRE[@]}" -o "$W/fmp.h5" \
-    --method percentile --quiet >"$W/cal.log" 2>&1 || bad "calibrate fmnist percentile"
-$PY -c "
-import h5py
-a = h5py.File('$W/fm.h5', 'r+'); b = h5py.File('$W/fmp.h5', 'r')
-b.copy(b['encodings/percentile-a8-w8'], a['encodings'])" || bad "h5py copy of the encoding set"
+fmnist_two_sets "$W/fm.h5"
 
 cat >"$W/png.py" <<'PY'
 import zlib, struct, numpy as np
@@ -179,5 +167,4 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 "$Q" plot --help | grep -q "64 + floor((v - lo) / (hi - lo) \* 712)" && ok || bad "plot --help states the mapping"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+report

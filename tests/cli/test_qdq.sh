@@ -16,17 +16,12 @@ Q=${1:?usage: test_qdq.sh path/to/qcal}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 D=$HERE/data/fmnist
 M=$D/fmnist_cnn.onnx
-PY=/usr/bin/python3
+# shellcheck source=../lib/common.sh
+. "$HERE/lib/common.sh"
 DRV=$(cd "$(dirname "$Q")" && pwd)/tests/test_qdq
 ORT_VERSION=1.30.0
 N=300
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
 PRE=(--channels gray --mean 0.2860 --std 0.3530)
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-report() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; }
 
 if [ ! -x "$DRV" ]; then
     bad "driver $DRV missing (build the test_qdq target)"

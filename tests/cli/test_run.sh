@@ -7,13 +7,9 @@ set -u
 Q=${1:?usage: test_run.sh path/to/qcal}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 D=$HERE/data/fmnist
-PY=/usr/bin/python3
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
+# shellcheck source=../lib/common.sh
+. "$HERE/lib/common.sh"
 PRE=(--channels gray --mean 0.2860 --std 0.3530)
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
 # 1. Logits of 300 images, written with -o, against ref_logits.txt.
 for i in $(seq 0 299); do
@@ -88,5 +84,4 @@ expect_err 5 "Acos (opset 13), FancyOp (domain com.example, opset 1)" -- run --m
 [ -z "$(ls -A "$W/ro")" ] && ok || bad "files left behind after errors: $(ls -A "$W/ro")"
 "$Q" run --help | grep -q -- "--all-tensors" && ok || bad "run --help"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+report

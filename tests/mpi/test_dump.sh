@@ -14,14 +14,10 @@ set -u
 Q=${1:?usage: test_dump.sh path/to/qcal}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 D=$HERE/data/fmnist
-PY=/usr/bin/python3
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
+# shellcheck source=../lib/common.sh
+. "$HERE/lib/common.sh"
 PRE=(--channels gray --mean 0.2860 --std 0.3530)
 MODEL=$D/fmnist_cnn.onnx
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 run_mpi() { # run_mpi P LOG ARGS...: qcal calibrate under mpirun -n P, output in LOG
     local p=$1 log=$2
     shift 2
@@ -207,11 +203,7 @@ expect_error "dump path is a folder" "$W/err/adir" --dump conv --dump-samples 5 
 # 5. The checker must fail on perturbed copies of the 3-rank file.
 perturb() { # perturb WHAT PYTHON-STATEMENTS (f is the open file)
     cp "$W/p3/s.h5.dumps.h5" "$W/pert.h5"
-    $PY -c "
-import h5py, numpy as np
-with h5py.File('$W/pert.h5', 'r+') as f:
-    $2
-" || { bad "could not perturb $1"; return; }
+    h5_edit "$W/pert.h5" "$2" || { bad "could not perturb $1"; return; }
     if $PY "$W/check.py" "$W/pert.h5" 5 "$W/ref" "" "${NAMES[@]}" >/dev/null; then
         bad "check.py did not notice a perturbed $1"
     else
@@ -227,5 +219,4 @@ if [ -f "$W/p3/s.h5.dumps.h5" ]; then
     perturb "format attribute" "f.attrs['format'] = 'qcal-stats'"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+report

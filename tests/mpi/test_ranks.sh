@@ -9,14 +9,10 @@ set -u
 Q=${1:?usage: test_ranks.sh path/to/qcal}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 D=$HERE/data/fmnist
-PY=/usr/bin/python3
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
+# shellcheck source=../lib/common.sh
+. "$HERE/lib/common.sh"
 PRE=(--channels gray --mean 0.2860 --std 0.3530)
 N=203
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
 # The list file: absolute paths, every 4th image, so shards are uneven for P = 2, 3 and 4.
 for i in $(seq 0 $((N - 1))); do
@@ -39,114 +35,16 @@ for P in 1 2 3 4; do
     fi
 done
 if [ "$fail" -ne 0 ]; then
-    echo "$pass passed, $fail failed"
+    report
     exit 1
 fi
 
-# The comparison tool: compare.py A B prints every difference and exits 1 if there is one;
-# check.py FILE P N LIST checks the rank accounting of one file.
-cat >"$W/compare.py" <<'PY'
-import sys, h5py, numpy as np
-
-# Rank-dependent or time-dependent attributes (DESIGN.md "HDF5 stats file").
-ROOT_EXEMPT = {"ranks", "rank_samples", "created"}
-
-def attr_value(obj, name):
-    """The attribute's HDF5 type and value in a form that compares exactly."""
-    aid = h5py.h5a.open(obj.id, name.encode())
-    v = obj.attrs[name]
-    if isinstance(v, bytes):
-        v = ("bytes", v)
-    elif isinstance(v, str):
-        v = ("str", v.encode("utf-8"))
-    elif isinstance(v, np.ndarray) and v.dtype.kind == "O":
-        v = ("strarr", v.shape, tuple(x.encode("utf-8") if isinstance(x, str) else bytes(x)
-                                      for x in v.reshape(-1)))
-    else:
-        a = np.asarray(v)
-        v = ("num", a.dtype.str, a.shape, np.ascontiguousarray(a).tobytes())
-    return (str(aid.dtype), aid.shape, v)
-
-def dset_value(ds):
-    """The dataset's type, shape and raw content (strings as their exact bytes)."""
-    a = ds[()]
-    if ds.dtype.kind == "O":
-        items = a.reshape(-1) if isinstance(a, np.ndarray) else [a]
-        body = tuple(x.encode("utf-8") if isinstance(x, str) else bytes(x) for x in items)
-    else:
-        a = np.asarray(a)
-        body = np.ascontiguousarray(a).tobytes()
-    return (str(ds.dtype), repr(h5py.check_string_dtype(ds.dtype)), ds.shape, body)
-
-def describe(path):
-    """Maps every object and attribute of the file to its exact value."""
-    out = {}
-    with h5py.File(path, "r") as f:
-        def visit(name, obj):
-            key = "/" + name if name else "/"
-            if isinstance(obj, h5py.Dataset):
-                out["D " + key] = dset_value(obj)
-            else:
-                out["G " + key] = None
-            for a in obj.attrs:
-                if key == "/" and a in ROOT_EXEMPT:
-                    continue
-                if key.startswith("/encodings/") and key.count("/") == 2 and a == "created":
-                    continue
-                out["A %s@%s" % (key, a)] = attr_value(obj, a)
-        visit("", f)
-        f.visititems(visit)
-    return out
-
-def short(v):
-    s = repr(v)
-    return s if len(s) < 200 else s[:200] + "..."
-
-def explain(x, y):
-    """Where two values differ: the first differing element of same-shaped arrays."""
-    if x[:3] != y[:3]:
-        return "%s vs %s" % (short(x), short(y))
-    if isinstance(x[3], tuple):  # strings
-        i = next(i for i in range(min(len(x[3]), len(y[3]))) if x[3][i] != y[3][i]) \
-            if len(x[3]) == len(y[3]) else None
-        if i is None:
-            return "%d vs %d strings" % (len(x[3]), len(y[3]))
-        return "string %d: %r vs %r" % (i, x[3][i], y[3][i])
-    dt = np.dtype(x[0])
-    ux = np.frombuffer(x[3], dtype="u%d" % dt.itemsize)
-    uy = np.frombuffer(y[3], dtype="u%d" % dt.itemsize)
-    idx = np.flatnonzero(ux != uy)
-    vx, vy = np.frombuffer(x[3], dtype=dt), np.frombuffer(y[3], dtype=dt)
-    at = np.unravel_index(idx[0], x[2]) if x[2] else ()
-    return "%d elements differ, first at %s: %r vs %r" % (len(idx), tuple(int(i) for i in at),
-                                                          vx[idx[0]], vy[idx[0]])
-
-def main():
-    a, b = describe(sys.argv[1]), describe(sys.argv[2])
-    diffs = []
-    for k in sorted(set(a) | set(b)):
-        if k not in a or k not in b:
-            diffs.append("%s only in %s" % (k, sys.argv[1] if k in a else sys.argv[2]))
-        elif a[k] != b[k]:
-            diffs.append("%s differs: %s" % (k, explain(a[k], b[k]) if k.startswith("D ")
-                                               else "%s vs %s" % (short(a[k]), short(b[k]))))
-    # The groups the test is about must be there and hold data.
-    for g in ("/activations", "/weights", "/graph", "/samples", "/encodings"):
-        if "G " + g not in a:
-            diffs.append("%s missing in %s" % (g, sys.argv[1]))
-    if not any(k.startswith("G /encodings/") for k in a):
-        diffs.append("no /encodings/<label> group in %s" % sys.argv[1])
-    nd = sum(1 for k in a if k.startswith("D "))
-    for d in diffs[:20]:
-        print("  " + d)
-    if len(diffs) > 20:
-        print("  ... %d differences in all" % len(diffs))
-    if not diffs:
-        print("  identical: %d datasets, %d attributes" % (nd, sum(1 for k in a if k.startswith("A "))))
-    sys.exit(1 if diffs else 0)
-
-main()
-PY
+# The comparison: h5same (tests/lib/h5same.py) with the run attributes ignored and the groups
+# the test is about required; check.py FILE P N LIST checks the rank accounting of one file.
+same() { # same A B: every difference printed, non-zero if there is one
+    h5same "$1" "$2" "${RUN_ATTRS[@]}" --require /activations /weights /graph /samples /encodings \
+        '/encodings/*'
+}
 
 cat >"$W/check.py" <<'PY'
 import sys, h5py, numpy as np
@@ -188,7 +86,7 @@ done
 # 2. Every dataset and attribute (but the exempt ones) bit-identical to the 1-rank file.
 for P in 2 3 4; do
     echo "p1.h5 vs p$P.h5:"
-    $PY "$W/compare.py" "$W/p1.h5" "$W/p$P.h5" && ok || bad "the $P-rank stats file differs from the 1-rank one"
+    same "$W/p1.h5" "$W/p$P.h5" && ok || bad "the $P-rank stats file differs from the 1-rank one"
 done
 
 # 3. Encodings JSON: byte-identical, and free of times.
@@ -210,16 +108,9 @@ then ok; else bad "the encodings JSON contains a time (it must not: runs must be
 # 4. The comparison must see a change of one value: perturb copies of the 1-rank file.
 perturb() { # perturb WHAT PYTHON-STATEMENTS (f is the open file)
     cp "$W/p1.h5" "$W/pert.h5"
-    $PY -c "
-import h5py, numpy as np
-with h5py.File('$W/pert.h5', 'r+') as f:
-    $2
-" || { bad "could not perturb $1"; return; }
-    if $PY "$W/compare.py" "$W/p1.h5" "$W/pert.h5" >"$W/pert.log"; then
-        bad "compare.py did not notice a perturbed $1"
-    else
-        ok
-    fi
+    h5_edit "$W/pert.h5" "$2" || { bad "could not perturb $1"; return; }
+    same "$W/p1.h5" "$W/pert.h5" >"$W/pert.log"
+    [ $? -eq 1 ] && ok || bad "the comparison did not notice a perturbed $1: $(cat "$W/pert.log")"
 }
 perturb "histogram count" "h = f['activations/hist']; r = h[3]; r[7] += 1; h[3] = r"
 perturb "activation max" "m = f['activations/max']; v = m[()]; v[2] = np.nextafter(v[2], np.float32(np.inf)); m[...] = v"
@@ -229,16 +120,13 @@ perturb "graph node name" "p = f['graph/node_name']; p[1] = b'other'"
 perturb "encoding scale" "g = f['encodings']; k = sorted(g)[0]; s = g[k]['act_scale']; v = s[()]; v[0] = np.nextafter(v[0], np.float32(np.inf)); s[...] = v"
 perturb "root attribute samples" "f.attrs['samples'] = np.uint64(int(f.attrs['samples']) + 1)"
 perturb "encodings method attribute" "g = f['encodings']; k = sorted(g)[0]; g[k].attrs['method'] = 'other'"
-# ... while the exempt attributes are ignored by compare.py, and check.py sees a wrong rank_samples.
+# ... while the exempt attributes are ignored by the comparison, and check.py sees a wrong
+# rank_samples.
 cp "$W/p1.h5" "$W/pert.h5"
-$PY -c "
-import h5py, numpy as np
-with h5py.File('$W/pert.h5', 'r+') as f:
-    f.attrs['created'] = '1999-01-01T00:00:00Z'
-    f.attrs['rank_samples'] = np.array([$((N - 2)), 2], np.uint64)
-"
-$PY "$W/compare.py" "$W/p1.h5" "$W/pert.h5" >/dev/null && ok || bad "compare.py does not ignore created/rank_samples"
+h5_edit "$W/pert.h5" "f.attrs['created'] = '1999-01-01T00:00:00Z'; \
+f.attrs['rank_samples'] = np.array([$((N - 2)), 2], np.uint64); \
+g = f['encodings']; g[sorted(g)[0]].attrs['created'] = '1999-01-01T00:00:00Z'"
+same "$W/p1.h5" "$W/pert.h5" >/dev/null && ok || bad "the comparison does not ignore created/rank_samples"
 $PY "$W/check.py" "$W/pert.h5" 1 "$N" "$W/list.txt" >/dev/null && bad "check.py accepted a wrong rank_samples" || ok
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+report

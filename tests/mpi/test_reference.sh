@@ -10,13 +10,9 @@ set -u
 Q=${1:?usage: test_reference.sh path/to/qcal}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 D=$HERE/data/fmnist
-PY=/usr/bin/python3
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
+# shellcheck source=../lib/common.sh
+. "$HERE/lib/common.sh"
 PRE=(--channels gray --mean 0.2860 --std 0.3530)
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
 t0=$(date +%s.%N)
 if timeout 600 mpirun -n 4 --oversubscribe "$Q" calibrate --model "$D/fmnist_cnn.onnx" \
@@ -26,7 +22,7 @@ if timeout 600 mpirun -n 4 --oversubscribe "$Q" calibrate --model "$D/fmnist_cnn
     printf 'mpirun -n 4 calibrate, 1000 images: %.1f s\n' "$(echo "$(date +%s.%N) - $t0" | bc)"
 else
     bad "mpirun -n 4 calibrate failed: $(tail -n 5 "$W/run.log")"
-    echo "$pass passed, $fail failed"
+    report
     exit 1
 fi
 
@@ -194,11 +190,7 @@ h5dump -a /format "$W/stats.h5" 2>/dev/null | grep -q '"qcal-stats"' && ok ||
 # 3. The checker must fail on a file with one value off, with the message of that value.
 perturb() { # perturb WHAT PATTERN PYTHON-STATEMENTS (f is the open file)
     cp "$W/stats.h5" "$W/pert.h5"
-    $PY -c "
-import h5py, numpy as np
-with h5py.File('$W/pert.h5', 'r+') as f:
-    $3
-" || { bad "could not perturb $1"; return; }
+    h5_edit "$W/pert.h5" "$3" || { bad "could not perturb $1"; return; }
     if $PY "$W/check.py" "$W/pert.h5" "$D" >"$W/pert.log"; then
         bad "check.py accepted a perturbed $1"
     elif ! grep -q -- "$2" "$W/pert.log"; then
@@ -217,5 +209,4 @@ perturb "weight channel min (one ulp)" "channel .*reference" "m = f['weights/ch_
 perturb "samples attribute" "samples = 999" "f.attrs['samples'] = np.uint64(999)"
 perturb "histogram bin" "histogram holds" "h = f['activations/hist']; r = h[0]; r[1] += 1; h[0] = r"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+report

@@ -8,46 +8,15 @@ set -u
 Q=${1:?usage: test_resume.sh path/to/qcal}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 D=$HERE/data/fmnist
-PY=/usr/bin/python3
-W=$(mktemp -d)
-trap 'kill -9 -- -$bg 2>/dev/null; rm -rf "$W"' EXIT
+# shellcheck source=../lib/common.sh
+. "$HERE/lib/common.sh"
 bg=999999
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+at_exit() { kill -9 -- -"$bg" 2>/dev/null; }
 ls "$D"/calib/*.png >"$W/l1k.txt"
 for i in $(seq 12); do cat "$W/l1k.txt"; done >"$W/list.txt"
 N=$(wc -l <"$W/list.txt")
 ARGS=(calibrate --model "$D/fmnist_cnn.onnx" --data "$W/list.txt" --channels gray --mean 0.2860
       --std 0.3530)
-
-same() { # same A B: every dataset and attribute equal but ranks, rank_samples, created
-    $PY - "$1" "$2" <<'PY'
-import sys, h5py, numpy as np
-a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
-skip = {"ranks", "rank_samples", "created"}
-bad = []
-def walk(x, y, path):
-    for k in set(x.attrs) | set(y.attrs):
-        if k in skip: continue
-        if k not in x.attrs or k not in y.attrs or np.asarray(x.attrs[k]).tolist() != np.asarray(y.attrs[k]).tolist():
-            bad.append(path + "@" + k)
-    if isinstance(x, h5py.Dataset):
-        xv, yv = x[()], y[()]
-        if x.dtype.kind == "O":  # variable-length strings: compare the values, not pointers
-            same_v = x.shape == y.shape and np.asarray(xv).tolist() == np.asarray(yv).tolist()
-        else:
-            same_v = x.dtype == y.dtype and x.shape == y.shape and xv.tobytes() == yv.tobytes()
-        if not same_v:
-            bad.append(path)
-        return
-    for k in set(x.keys()) | set(y.keys()):
-        if k not in x or k not in y: bad.append(path + "/" + k); continue
-        walk(x[k], y[k], path + "/" + k)
-walk(a, b, "")
-if bad: print("differ:", " ".join(sorted(bad)[:10])); sys.exit(1)
-PY
-}
 
 mpirun -n 2 "$Q" "${ARGS[@]}" --quiet -o "$W/ref.h5" 2>"$W/ref.log" || bad "reference run: $(tail -n 2 "$W/ref.log")"
 
@@ -82,10 +51,10 @@ for sig in KILL TERM; do
     echo "$sig: resumed ${k:-?} of $N samples, ${togo:-?} to go, ${now:-?} run by the resumed job"
     if [ -n "$k" ] && [ "$k" -gt 0 ] && [ "$k" -lt "$N" ] && [ "$togo" -eq $((N - k)) ] &&
         [ "$now" -eq $((N - k)) ]; then ok; else bad "$sig: resume accounting"; fi
-    same "$W/ref.h5" "$W/run.h5" && ok || bad "$sig: resumed result differs from the uninterrupted run"
+    h5same "$W/ref.h5" "$W/run.h5" "${RUN_ATTRS[@]}" --require /activations/hist && ok ||
+        bad "$sig: resumed result differs from the uninterrupted run"
     [ ! -e "$W/run.h5.ckpt" ] && [ -z "$(find "$W" -name '*.tmp.*')" ] && ok ||
         bad "$sig: checkpoints or temporary files left after success"
 done
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+report
