@@ -30,7 +30,7 @@ qcal_status qcal_ckpt_write(const char *path, const qcal_collector *c, const qca
 {
     size_t T = qcal_collector_tensors(c), B = qcal_collector_bins(c);
     char tmp[PATH_MAX];
-    qcal__h5 h = { tmp, QCAL_E_IO, err };
+    qcal__h5 h = { path, QCAL_E_IO, err };
     qcal__h5_auto saved;
     hid_t f = -1;
     int32_t *e = malloc((T + 1) * sizeof *e);
@@ -61,8 +61,10 @@ qcal_status qcal_ckpt_write(const char *path, const qcal_collector *c, const qca
         memcpy(hist + j * B, x->counts, B * sizeof *hist);
     }
     qcal__h5_quiet(&saved);
-    f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    QCAL__H5_CHECK(&h, f, "create");
+    /* In memory, then one atomic write (see qcal__h5_mem_create: a full disk must not hit
+     * HDF5's close path). */
+    if ((st = qcal__h5_mem_create(&h, tmp, &f)) != QCAL_OK)
+        goto out;
     if ((st = qcal__h5_attr_string(&h, f, "format", "qcal-ckpt")) != QCAL_OK ||
         (st = qcal__h5_attr_string(&h, f, "model_sha256", k->model_sha256)) != QCAL_OK ||
         (st = qcal__h5_attr_scalar(&h, f, "samples_total", H5T_STD_U64LE, H5T_NATIVE_UINT64,
@@ -77,11 +79,13 @@ qcal_status qcal_ckpt_write(const char *path, const qcal_collector *c, const qca
         (st = qcal__h5_write_array(&h, f, "skipped", H5T_STD_U64LE, H5T_NATIVE_UINT64,
                                    k->n_skipped, 0, k->skipped)))
         goto out;
+    st = qcal__h5_mem_publish(&h, f, path);
+    f = -1;
 out:
-    if (f >= 0 && H5Fclose(f) < 0 && st == QCAL_OK)
-        st = qcal__h5_fail(&h, "close");
+    if (f >= 0)
+        H5Fclose(f);
+    H5Eclear2(H5E_DEFAULT);
     qcal__h5_loud(&saved);
-    st = qcal__atomic_finish(tmp, path, st, err);
 free_out:
     free(e);
     free(k0);

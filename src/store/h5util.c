@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "store/h5util.h"
+#include "util/atomic.h"
 
 /* Bytes kept of an object's path in messages ("/encodings/minmax-a8-w8/act_scale"). */
 #define OBJ_MAX 256
@@ -591,5 +592,42 @@ qcal_status qcal__h5_attr_read(const qcal__h5 *h, hid_t loc, const char *name, h
         QCAL__H5_CHECK(h, H5Aread(attr, mtype, out), "read attribute %s", obj);
 out:
     attr_close(attr, space);
+    return st;
+}
+
+qcal_status qcal__h5_mem_create(const qcal__h5 *h, const char *name, hid_t *fid)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+
+    *fid = -1;
+    if (fapl < 0 || H5Pset_fapl_core(fapl, (size_t)1 << 20, 0) < 0 ||
+        H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0 ||
+        (*fid = H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)) < 0) {
+        if (fapl >= 0)
+            H5Pclose(fapl);
+        return qcal__h5_fail(h, "create the file in memory");
+    }
+    H5Pclose(fapl);
+    return QCAL_OK;
+}
+
+qcal_status qcal__h5_mem_publish(const qcal__h5 *h, hid_t fid, const char *path)
+{
+    ssize_t size = 0;
+    void *image = NULL;
+    qcal_status st = QCAL_OK;
+
+    if (H5Fflush(fid, H5F_SCOPE_LOCAL) < 0 || (size = H5Fget_file_image(fid, NULL, 0)) < 0) {
+        st = qcal__h5_fail(h, "build the file image");
+    } else if (!(image = malloc(size ? (size_t)size : 1))) {
+        st = qcal_error_set(h->err, QCAL_E_NOMEM, "%s: out of memory (%zd bytes)", path, size);
+    } else if (H5Fget_file_image(fid, image, (size_t)size) != size) {
+        st = qcal__h5_fail(h, "copy the file image");
+    }
+    if (H5Fclose(fid) < 0 && st == QCAL_OK)
+        st = qcal__h5_fail(h, "close the in-memory file");
+    if (st == QCAL_OK)
+        st = qcal__atomic_write(path, image, (size_t)size, h->err);
+    free(image);
     return st;
 }

@@ -119,3 +119,13 @@ qcal_status qcal__h5_attr_len(const qcal__h5 *h, hid_t loc, const char *name, si
 void qcal__h5_free_strings(char **v, size_t n);
 
 #endif
+
+/*
+ * In-memory HDF5 files (the core driver, no backing store): the writers build the whole file in
+ * memory and publish its image with one atomic write. A full disk then fails in an ordinary
+ * write(2) that qcal reports, never inside HDF5 (whose failed H5Fclose on ENOSPC leaves a half
+ * closed file that crashes the library at exit). name only has to be unique among open files.
+ */
+qcal_status qcal__h5_mem_create(const qcal__h5 *h, const char *name, hid_t *fid);
+/* Flushes fid, copies its image, closes it (always) and writes the image to path atomically. */
+qcal_status qcal__h5_mem_publish(const qcal__h5 *h, hid_t fid, const char *path);

@@ -580,9 +580,8 @@ qcal_status qcal_stats_write(const char *path, const qcal_stats *s, qcal_error *
     char tmp[PATH_MAX];
     qcal__h5 h = { .path = path, .code = QCAL_E_IO, .err = err };
     qcal__h5_auto saved;
-    hid_t fapl = -1, fid = -1;
+    hid_t fid = -1;
     qcal_status st;
-    herr_t rc;
 
     if (!path || !s)
         return qcal_error_set(err, QCAL_E_INVALID, "stats file: no path or no statistics");
@@ -593,25 +592,18 @@ qcal_status qcal_stats_write(const char *path, const qcal_stats *s, qcal_error *
     if (st != QCAL_OK)
         return st;
     qcal__h5_quiet(&saved);
-    /* The default (sec2, serial) driver; a strong close also closes anything a failed step left
-     * open, so the file is never held after an error. */
-    QCAL__H5_CHECK(&h, fapl = H5Pcreate(H5P_FILE_ACCESS), "create file access properties");
-    QCAL__H5_CHECK(&h, H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), "set close degree");
-    QCAL__H5_CHECK(&h, fid = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl),
-                   "create temporary file %s", tmp);
+    /* Built in memory, then published with one atomic write (h5util.h says why). */
+    st = qcal__h5_mem_create(&h, tmp, &fid);
+    if (st != QCAL_OK)
+        goto out;
     st = write_all(&h, fid, s);
     if (st != QCAL_OK)
         goto out;
-    rc = H5Fclose(fid);
+    st = qcal__h5_mem_publish(&h, fid, path);
     fid = -1;
-    QCAL__H5_CHECK(&h, rc, "close %s", tmp);
 out:
     if (fid >= 0)
         H5Fclose(fid);
-    if (fapl >= 0)
-        H5Pclose(fapl);
-    /* Durable, then published; or removed. */
-    st = qcal__atomic_finish(tmp, path, st, err);
     H5Eclear2(H5E_DEFAULT);
     qcal__h5_loud(&saved);
     return st;

@@ -13,7 +13,8 @@ D=$HERE/data/fmnist
 bg=999999
 at_exit() { kill -9 -- -"$bg" 2>/dev/null; }
 ls "$D"/calib/*.png >"$W/l1k.txt"
-for i in $(seq 12); do cat "$W/l1k.txt"; done >"$W/list.txt"
+# 40,000 samples: a few seconds, so the signals land mid-run even on a fast machine.
+for i in $(seq 40); do cat "$W/l1k.txt"; done >"$W/list.txt"
 N=$(wc -l <"$W/list.txt")
 ARGS=(calibrate --model "$D/fmnist_cnn.onnx" --data "$W/list.txt" --channels gray --mean 0.2860
       --std 0.3530)
@@ -29,7 +30,9 @@ for sig in KILL TERM; do
         [ -f "$W/run.h5.ckpt/gen0/rank0.h5" ] && [ -f "$W/run.h5.ckpt/gen0/rank1.h5" ] && break
         sleep 0.05
     done
-    if [ "$sig" = KILL ]; then kill -KILL -- -"$bg"; else kill -TERM "$bg"; fi
+    # SIGKILL takes the whole job down at once (node failure); SIGTERM goes to every rank, as
+    # slurmstepd sends it at a time limit or preemption (mpirun would forward it, but late).
+    if [ "$sig" = KILL ]; then kill -KILL -- -"$bg"; else pkill -TERM -f -- "-o $W/run.h5"; fi
     wait "$bg"
     rc=$?
     if [ "$sig" = TERM ]; then
