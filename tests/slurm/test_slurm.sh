@@ -130,6 +130,18 @@ why() { head -n 5 "$W/cmp.log"; }
 # job_state ID: JobState of a job (slurmctld keeps finished jobs MinJobAge = 300 s).
 job_state() { scontrol show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
 restarts() { scontrol show job "$1" 2>/dev/null | sed -n 's/.*Restarts=\([0-9]*\).*/\1/p'; }
+# stepd_alive ID: a slurmstepd of job ID still runs (its title is "slurmstepd: [ID.STEP]").
+stepd_alive() {
+    if command -v pgrep >/dev/null; then
+        pgrep -f "^slurmstepd: \[$1\." >/dev/null
+        return
+    fi
+    local f
+    for f in /proc/[0-9]*/cmdline; do
+        { tr '\0' ' ' <"$f"; } 2>/dev/null | grep -q "^slurmstepd: \[$1\." && return 0
+    done
+    return 1
+}
 # sbw LOG ARGS...: sbatch --wait with a time limit on the waiting.
 sbw() {
     local log=$1
@@ -249,7 +261,7 @@ else
     for _ in $(seq 300); do
         if [ "$(job_state "$id")" = PENDING ] && [ "$(restarts "$id")" = 1 ]; then
             for _ in $(seq 300); do
-                pgrep -f "^slurmstepd: \[$id\." >/dev/null || break
+                stepd_alive "$id" || break
                 sleep 0.1
             done
             sleep 1.1
