@@ -9,12 +9,14 @@
  * then the export is renamed to OUT. Under mpirun, rank 0 does the work and the others wait.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -267,6 +269,33 @@ static qcal_status write_export(const enc_opts *o, const qcal_stats *s, const qc
 }
 
 /* Rank 0's work: read, compute, export (staged), store, publish the export. */
+/*
+ * Serialises read-modify-write cycles on stats files (several encodes at once, e.g. a Slurm array
+ * job sharing one file): an exclusive flock on the file's folder. Not on the file itself: HDF5
+ * takes its own flock on the files it opens, and the file is replaced by rename anyway. Returns
+ * the locked descriptor, or -1 (then the encode runs unlocked: a file system without flock must
+ * not stop it).
+ */
+static int lock_stats(const char *path)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    int fd;
+
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0)
+        return -1;
+    if (flock(fd, LOCK_EX) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 static qcal_status encode(const enc_opts *o, qcal_error *err)
 {
     qcal_stats s;
@@ -276,6 +305,7 @@ static qcal_status encode(const enc_opts *o, qcal_error *err)
     size_t n_act = 0, n_param = 0, n_float = 0, at = 0;
     double t0 = qcal_dist_time(), t_read, t_comp, t_exp;
     bool replaced = false, staged = false;
+    int lock_fd = -1;
     qcal_status st;
 
     memset(&set, 0, sizeof set);
@@ -285,8 +315,10 @@ static qcal_status encode(const enc_opts *o, qcal_error *err)
         (int)sizeof stage)
         return qcal_error_set(err, QCAL_E_INVALID, "%s: path too long", o->out);
     st = check_paths(o, err);
-    if (st == QCAL_OK)
+    if (st == QCAL_OK) {
+        lock_fd = lock_stats(o->stats);
         st = qcal_stats_read(o->stats, &s, err);
+    }
     if (st != QCAL_OK)
         goto out;
     t_read = qcal_dist_time();
@@ -325,6 +357,8 @@ static qcal_status encode(const enc_opts *o, qcal_error *err)
 out:
     if (staged)
         unlink(stage);
+    if (lock_fd >= 0)
+        close(lock_fd); /* releases the lock */
     qcal_encset_warnings_fini(&warn);
     qcal_enc_set_fini(&set);
     qcal_stats_fini(&s);

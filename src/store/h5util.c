@@ -25,7 +25,7 @@ void qcal__h5_loud(const qcal__h5_auto *saved)
 }
 
 typedef struct walk_data {
-    char desc[200];
+    char desc[512];
     int found;
 } walk_data;
 

@@ -288,6 +288,17 @@ if command -v mpirun >/dev/null; then
     fi
 fi
 
+# Several encodes of one stats file at once (a Slurm array job sharing it): each stores its set;
+# none is lost to another's read-modify-rename.
+cp "$S" "$W/par.h5"
+for b in 4 5 6 7 8 9; do
+    "$Q" encode "$W/par.h5" --method minmax --act-bitwidth "$b" --label "par-$b" \
+        -o "$W/par-$b.json" >/dev/null 2>&1 &
+done
+wait
+n=$($PY -c "import h5py,sys; f=h5py.File(sys.argv[1],'r'); print(sum(k.startswith('par-') for k in f['encodings']))" "$W/par.h5")
+[ "$n" = 6 ] && ok || bad "6 parallel encodes stored $n sets"
+
 # The checkers must be able to fail: a JSON with a wrong bitwidth, a changed statistic.
 if $PY "$W/check.py" "$S" "$W/minmax-8.json" minmax-a8-w8 minmax 16 8 0 >/dev/null 2>&1; then
     bad "check.py accepts wrong bitwidths"
