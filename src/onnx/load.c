@@ -14,8 +14,8 @@
 #include "onnx/onnx.h"
 #include "ops/ops.h"
 
-#define MAX_IR_VERSION 8
-#define MAX_OPSET 17
+#define MAX_IR_VERSION 10
+#define MAX_OPSET 22
 
 void qcal__sha256_hex(const void *data, size_t len, char *hex)
 {
