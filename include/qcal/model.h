@@ -40,6 +40,10 @@ typedef enum qcal_tensor_kind {
  * The caller owns *out (qcal_model_destroy). */
 qcal_status qcal_model_load(const char *path, const qcal_model_opts *opts, qcal_model **out,
                             qcal_error *err);
+/* The same from the bytes of a model file in memory (data[len], not kept): name stands for the
+ * file in messages and qcal_model_path, and its folder is where external data is looked up. */
+qcal_status qcal_model_load_buffer(const char *name, const void *data, size_t len,
+                                   const qcal_model_opts *opts, qcal_model **out, qcal_error *err);
 void qcal_model_destroy(qcal_model *m); /* NULL: no-op */
 
 /* Prepares for the given inputs (n must equal qcal_model_n_inputs; views give dtype and shape,

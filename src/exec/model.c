@@ -59,8 +59,9 @@ void qcal_model_destroy(qcal_model *m)
     free(m);
 }
 
-qcal_status qcal_model_load(const char *path, const qcal_model_opts *opts, qcal_model **out,
-                            qcal_error *err)
+/* qcal_model_load (data NULL: read path) and qcal_model_load_buffer. */
+static qcal_status model_load(const char *path, const void *data, size_t len,
+                              const qcal_model_opts *opts, qcal_model **out, qcal_error *err)
 {
     qcal_model *m;
     qcal_status st;
@@ -72,7 +73,8 @@ qcal_status qcal_model_load(const char *path, const qcal_model_opts *opts, qcal_
     if (!m)
         return qcal_error_set(err, QCAL_E_NOMEM, "%s: out of memory", path);
     m->batch = (opts && opts->batch > 0) ? opts->batch : 1;
-    st = qcal__onnx_load(path, &m->g, m->sha256, err);
+    st = data ? qcal__onnx_load_buffer(path, data, len, &m->g, m->sha256, err)
+              : qcal__onnx_load(path, &m->g, m->sha256, err);
     if (st != QCAL_OK)
         goto fail;
     m->decl_rank = calloc((size_t)m->g->n_inputs + 1, sizeof *m->decl_rank);
@@ -96,6 +98,20 @@ qcal_status qcal_model_load(const char *path, const qcal_model_opts *opts, qcal_
 fail:
     qcal_model_destroy(m);
     return st;
+}
+
+qcal_status qcal_model_load(const char *path, const qcal_model_opts *opts, qcal_model **out,
+                            qcal_error *err)
+{
+    return model_load(path, NULL, 0, opts, out, err);
+}
+
+qcal_status qcal_model_load_buffer(const char *name, const void *data, size_t len,
+                                   const qcal_model_opts *opts, qcal_model **out, qcal_error *err)
+{
+    static const unsigned char empty[1];
+
+    return model_load(name, data ? data : empty, data ? len : 0, opts, out, err);
 }
 
 /* Undoes a previous prepare: folded values, bound inputs, kernel params, planned slots. */

@@ -692,23 +692,17 @@ out:
     return st;
 }
 
-qcal_status qcal__onnx_load(const char *path, qcal__graph **out, char *sha256_hex,
-                            qcal_error *err)
+qcal_status qcal__onnx_load_buffer(const char *path, const void *data, size_t len,
+                                   qcal__graph **out, char *sha256_hex, qcal_error *err)
 {
-    uint8_t *buf = NULL;
-    size_t len = 0;
     Onnx__ModelProto *mp = NULL;
     qcal__graph *g = NULL;
     qcal_status st;
 
     *out = NULL;
-    st = read_file(path, &buf, &len, err);
-    if (st != QCAL_OK)
-        return st;
     if (sha256_hex)
-        qcal__sha256_hex(buf, len, sha256_hex);
-    mp = onnx__model_proto__unpack(NULL, len, buf);
-    free(buf);
+        qcal__sha256_hex(data, len, sha256_hex);
+    mp = onnx__model_proto__unpack(NULL, len, data);
     if (!mp || !mp->graph)
         return qcal_error_set(err, QCAL_E_CORRUPT, "%s: not a valid ONNX model (protobuf parse "
                               "failed)", path);
@@ -726,4 +720,20 @@ out:
     }
     *out = g;
     return QCAL_OK;
+}
+
+qcal_status qcal__onnx_load(const char *path, qcal__graph **out, char *sha256_hex,
+                            qcal_error *err)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    qcal_status st;
+
+    *out = NULL;
+    st = read_file(path, &buf, &len, err);
+    if (st != QCAL_OK)
+        return st;
+    st = qcal__onnx_load_buffer(path, buf, len, out, sha256_hex, err);
+    free(buf);
+    return st;
 }

@@ -10,6 +10,10 @@
  * bytes) receives the file's SHA-256. */
 qcal_status qcal__onnx_load(const char *path, qcal__graph **out, char *sha256_hex,
                             qcal_error *err);
+/* The same from the bytes data[len] of a model; path names it in messages, and its folder is
+ * where external data is looked up. */
+qcal_status qcal__onnx_load_buffer(const char *path, const void *data, size_t len,
+                                   qcal__graph **out, char *sha256_hex, qcal_error *err);
 
 /* Reads a serialized TensorProto file (the ONNX test-data .pb format) into t: dtype, shape,
  * owned data (malloc), name (strdup, "" when absent). On failure t is left empty. */
