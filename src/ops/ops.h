@@ -49,6 +49,9 @@ extern const qcal__op qcal__ops_move[];    /* move.c: Transpose, Concat, Split, 
                                               GatherElements, Pad, Tile, Expand, D2S, S2D */
 extern const qcal__op qcal__ops_resize[];  /* resize.c: Resize, Upsample */
 extern const qcal__op qcal__ops_quant[];   /* quant.c: QuantizeLinear, DequantizeLinear */
+extern const qcal__op qcal__ops_gather_nd[]; /* gather_nd.c: GatherND, ScatterND */
+extern const qcal__op qcal__ops_scatter[];   /* scatter.c: ScatterElements, Scatter */
+extern const qcal__op qcal__ops_index[];     /* index.c: OneHot, ReverseSequence */
 
 /* Finds the kernel for (op_type, opset) in the default domain; NULL if none. */
 const qcal__op *qcal__op_find(const char *op_type, int opset);

@@ -10,6 +10,9 @@ static const qcal__op *const FAMILIES[] = {
     qcal__ops_conv,   qcal__ops_gemm,   qcal__ops_unary, qcal__ops_binary,
     qcal__ops_pool,   qcal__ops_norm,   qcal__ops_reduce, qcal__ops_shape,
     qcal__ops_move,   qcal__ops_resize, qcal__ops_quant,
+    qcal__ops_gather_nd,
+    qcal__ops_scatter,
+    qcal__ops_index,
 };
 
 const qcal__op *qcal__op_find(const char *op_type, int opset)
