@@ -164,6 +164,23 @@ qcal_status qcal_cal_opts_check(const qcal_cal_opts *o, qcal_error *err)
                               "required (see qcal calibrate --help)");
     if (o->dump_regex && !o->dump_samples)
         return qcal_error_set(err, QCAL_E_INVALID, "calibrate: --dump needs --dump-samples N");
+    /* Two outputs on one file: one would silently replace the other. */
+    if (o->dump_out && qcal_cli_same_output(o->dump_out, o->out))
+        return qcal_error_set(err, QCAL_E_INVALID, "calibrate: the dump file %s is also the "
+                              "stats file (-o/out)", o->dump_out);
+    for (size_t k = 0; k < o->n_enc; k++) {
+        const char *p = o->enc[k].path;
+        if (qcal_cli_same_output(p, o->out))
+            return qcal_error_set(err, QCAL_E_INVALID, "calibrate: the export file %s of "
+                                  "encoding set %zu is also the stats file (-o/out)", p, k);
+        if (qcal_cli_same_output(p, o->dump_out))
+            return qcal_error_set(err, QCAL_E_INVALID, "calibrate: the export file %s of "
+                                  "encoding set %zu is also the dump file (--dump-out)", p, k);
+        for (size_t i = 0; i < k; i++)
+            if (qcal_cli_same_output(p, o->enc[i].path))
+                return qcal_error_set(err, QCAL_E_INVALID, "calibrate: the export file %s is "
+                                      "written by encoding sets %zu and %zu", p, i, k);
+    }
     return QCAL_OK;
 }
 
@@ -222,25 +239,6 @@ static double peak_rss_mib(void)
             kib = atof(line + 6);
     fclose(fp);
     return kib / 1024.0;
-}
-
-/* Fails early (before hours of work) when an output folder is missing or not writable. */
-static qcal_status check_output(const char *path, const char *what, qcal_error *err)
-{
-    char dir[PATH_MAX];
-    const char *slash;
-
-    if (!path)
-        return QCAL_OK;
-    slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash == path ? 1 : slash - path), path);
-    if (access(dir, W_OK) != 0)
-        return qcal_error_set(err, QCAL_E_IO, "%s %s: folder %s: %s", what, path, dir,
-                              strerror(errno));
-    return QCAL_OK;
 }
 
 /*
@@ -487,11 +485,21 @@ int qcal_cli_calibrate_run(const qcal_cal_opts *o, int rank, int size)
     co.pp = o->pp;
     co.bins = o->bins;
     if (rank == 0) {
-        st = check_output(o->out, "-o", &err);
+        /* Every output, before any work (a device, FIFO or folder is never replaced). */
+        st = qcal_cli_check_output(o->out, "-o", &err);
         for (size_t k = 0; st == QCAL_OK && k < o->n_enc; k++)
-            st = check_output(o->enc[k].path, "--encodings", &err);
-        if (st == QCAL_OK && o->dump_out)
-            st = check_output(o->dump_out, "--dump-out", &err);
+            st = qcal_cli_check_output(o->enc[k].path, "--encodings", &err);
+        if (st == QCAL_OK && o->dump_regex) {
+            if (o->dump_out) {
+                st = qcal_cli_check_output(o->dump_out, "--dump-out", &err);
+            } else if (snprintf(dump_path, sizeof dump_path, "%s.dumps.h5", o->out) >=
+                       (int)sizeof dump_path) {
+                st = qcal_error_set(&err, QCAL_E_INVALID, "-o %s: path too long", o->out);
+            } else {
+                st = qcal_cli_check_output(dump_path, "--dump-out", &err);
+            }
+            dump_path[0] = '\0';
+        }
     }
     if (st == QCAL_OK)
         st = qcal_calib_create(&co, &cal, &err);

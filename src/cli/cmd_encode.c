@@ -26,6 +26,7 @@
 #include "qcal/encset.h"
 #include "qcal/export.h"
 #include "qcal/store.h"
+#include "util/atomic.h"
 
 /* The QDQ exporter is optional: builds without include/qcal/qdq.h (or with -DQCAL_NO_QDQ)
  * refuse --format qdq. */
@@ -221,6 +222,8 @@ static qcal_status check_paths(const enc_opts *o, qcal_error *err)
         a.st_ino == b.st_ino)
         return qcal_error_set(err, QCAL_E_INVALID, "%s: -o would overwrite the stats file",
                               o->out);
+    if (qcal__output_check(o->out, err) != QCAL_OK)
+        return qcal_error_prefix(err, "-o");
     snprintf(buf, sizeof buf, "%s", o->out);
     dir = dirname(buf);
     if (access(dir, W_OK | X_OK) != 0)
@@ -342,6 +345,10 @@ static qcal_status encode(const enc_opts *o, qcal_error *err)
         st = qcal_stats_write(o->stats, &s, err);
     if (st != QCAL_OK)
         goto out;
+    if (qcal__output_check(o->out, err) != QCAL_OK) {
+        st = qcal_error_prefix(err, "-o");
+        goto out;
+    }
     if (rename(stage, o->out) != 0) {
         st = qcal_error_set(err, QCAL_E_IO, "%s: rename from %s failed: %s (%s was updated)",
                             o->out, stage, strerror(errno), o->stats);

@@ -110,6 +110,10 @@ static qcal_status merge(const merge_opts *o, qcal_error *err)
     char *created, *version;
 
     memset(&src, 0, sizeof src);
+    memset(&dst, 0, sizeof dst);
+    st = qcal_cli_check_output(o->out, "-o", err);
+    if (st != QCAL_OK)
+        return st;
     st = qcal_stats_read(o->in[0], &dst, err);
     for (int i = 1; st == QCAL_OK && i < o->n_in; i++) {
         st = qcal_stats_read(o->in[i], &src, err);

@@ -11,11 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "qcal/npy.h"
 #include "qcal/plot.h"
 #include "qcal/store.h"
+#include "util/atomic.h"
 
 static const char HELP[] =
     "usage: qcal plot stats.h5 [--tensor REGEX] -o|--output-dir DIR\n"
@@ -88,6 +90,17 @@ static void file_name(const qcal_stats *s, size_t i, char *out, size_t size)
     snprintf(out, size, "%s", mine);
 }
 
+/* DIR/<file name of activation i>.png; false when it does not fit. */
+static bool plot_path(const qcal_stats *s, size_t i, const char *outdir, char *out, size_t size)
+{
+    char fname[PATH_MAX / 2 + 32];
+    int n;
+
+    file_name(s, i, fname, sizeof fname);
+    n = snprintf(out, size, "%s/%s.png", outdir, fname);
+    return n >= 0 && (size_t)n < size;
+}
+
 int qcal_cli_plot(int argc, char **argv)
 {
     static const struct option LONG[] = {
@@ -100,6 +113,7 @@ int qcal_cli_plot(int argc, char **argv)
     qcal_stats s;
     qcal_error err = { 0 };
     qcal_plot_mark *marks = NULL;
+    char **written_paths = NULL, fpath[PATH_MAX + PATH_MAX / 2 + 40];
     regex_t re;
     bool have_re = false;
     size_t written = 0;
@@ -153,13 +167,37 @@ int qcal_cli_plot(int argc, char **argv)
             goto out;
         }
     }
+    /* Every file name first: a folder, device or FIFO in the way stops the run before anything
+     * is written. */
+    {
+        struct stat sb;
+        if (stat(outdir, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
+            rc = qcal_cli_failf(QCAL_E_IO, "-o %s: not a directory", outdir);
+            goto out;
+        }
+    }
+    if (!(written_paths = calloc(s.n_act ? s.n_act : 1, sizeof *written_paths))) {
+        rc = qcal_cli_failf(QCAL_E_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < s.n_act; i++) {
+        if (have_re && regexec(&re, s.act[i].name, 0, NULL, 0) != 0)
+            continue;
+        if (!plot_path(&s, i, outdir, fpath, sizeof fpath)) {
+            rc = qcal_cli_failf(QCAL_E_INVALID, "-o %s: path too long", outdir);
+            goto out;
+        }
+        if (qcal__output_check(fpath, &err) != QCAL_OK) {
+            rc = qcal_cli_fail(&err);
+            goto out;
+        }
+    }
     if (mkdir_p(outdir) != 0) {
         rc = qcal_cli_failf(QCAL_E_IO, "%s: %s", outdir, strerror(errno));
         goto out;
     }
     for (size_t i = 0; i < s.n_act; i++) {
         const qcal_act_rec *a = &s.act[i];
-        char fname[PATH_MAX / 2 + 32], fpath[PATH_MAX + PATH_MAX / 2 + 40];
 
         if (have_re && regexec(&re, a->name, 0, NULL, 0) != 0)
             continue;
@@ -170,17 +208,30 @@ int qcal_cli_plot(int argc, char **argv)
             marks[k].min = e && !e->is_float ? (double)e->min : (double)NAN;
             marks[k].max = e && !e->is_float ? (double)e->max : (double)NAN;
         }
-        file_name(&s, i, fname, sizeof fname);
-        snprintf(fpath, sizeof fpath, "%s/%s.png", outdir, fname);
+        plot_path(&s, i, outdir, fpath, sizeof fpath); /* fits: checked above */
         if (qcal_plot_hist_png(fpath, a->name, &a->hist, marks, s.n_enc, &err) != QCAL_OK) {
             rc = qcal_cli_fail(&err);
             goto out;
         }
-        printf("%s\n", fpath);
+        if (!(written_paths[written] = strdup(fpath))) {
+            unlink(fpath);
+            rc = qcal_cli_failf(QCAL_E_NOMEM, "out of memory");
+            goto out;
+        }
         written++;
     }
+    /* Printed once all are written: a failed run lists nothing (and leaves nothing). */
+    for (size_t k = 0; k < written; k++)
+        printf("%s\n", written_paths[k]);
     fprintf(stderr, "qcal: wrote %zu plots to %s/\n", written, outdir);
 out:
+    /* A failed run removes the plots it wrote (each was written atomically). */
+    for (size_t k = 0; k < written && written_paths; k++) {
+        if (rc != 0)
+            unlink(written_paths[k]);
+        free(written_paths[k]);
+    }
+    free(written_paths);
     free(marks);
     if (have_re)
         regfree(&re);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "qcal/data.h"
 #include "qcal/model.h"
 #include "qcal/npy.h"
+#include "util/atomic.h"
 
 #define MAX_INPUTS 32
 
@@ -44,16 +46,52 @@ typedef struct dump_ctx {
     size_t written;
 } dump_ctx;
 
+/* DIR/<safe name>.npy of tensor name; false when it does not fit. */
+static bool npy_path(const char *dir, const char *tensor, char *path, size_t size)
+{
+    char name[PATH_MAX / 2];
+    int n;
+
+    qcal_npy_safe_name(tensor, name, sizeof name);
+    n = snprintf(path, size, "%s/%s.npy", dir, name);
+    return n >= 0 && (size_t)n < size;
+}
+
+/* Before the run: every file -o DIR would get must fit in a path and be replaceable (no
+ * directory, device or FIFO in the way: util/atomic.h). */
+static qcal_status check_npy_outputs(const qcal_model *m, const char *dir, bool all,
+                                     qcal_error *err)
+{
+    struct stat sb;
+    char path[PATH_MAX];
+    size_t n = all ? qcal_model_n_tensors(m) : qcal_model_n_outputs(m);
+
+    if (stat(dir, &sb) == 0 && !S_ISDIR(sb.st_mode))
+        return qcal_error_set(err, QCAL_E_IO, "-o %s: not a directory", dir);
+    for (size_t i = 0; i < n; i++) {
+        qcal_tensor_view v = all ? qcal_model_tensor(m, i) : qcal_model_output(m, i);
+        if (!npy_path(dir, v.name, path, sizeof path))
+            return qcal_error_set(err, QCAL_E_INVALID, "-o %s: path too long for tensor '%s'",
+                                  dir, v.name);
+        if (qcal__output_check(path, err) != QCAL_OK)
+            return qcal_error_prefix(err, "-o");
+    }
+    return QCAL_OK;
+}
+
 static void dump_tensor(void *ctx, size_t tensor, const qcal_tensor_view *v)
 {
     dump_ctx *d = ctx;
-    char name[PATH_MAX / 2], path[PATH_MAX];
+    char path[PATH_MAX];
 
     (void)tensor;
     if (d->st != QCAL_OK || qcal_dtype_size(v->dtype) == 0)
         return;
-    qcal_npy_safe_name(v->name, name, sizeof name);
-    snprintf(path, sizeof path, "%s/%s.npy", d->dir, name);
+    if (!npy_path(d->dir, v->name, path, sizeof path)) {
+        d->st = qcal_error_set(d->err, QCAL_E_INVALID, "-o %s: path too long for tensor '%s'",
+                               d->dir, v->name);
+        return;
+    }
     d->st = qcal_npy_write(path, v, d->err);
     d->written++;
 }
@@ -273,6 +311,10 @@ int qcal_cli_run(int argc, char **argv)
         views[i].data = bufs[i];
     }
     if (qcal_model_prepare(m, views, ninputs, &err) != QCAL_OK) {
+        rc = qcal_cli_fail(&err);
+        goto out;
+    }
+    if (outdir && check_npy_outputs(m, outdir, all, &err) != QCAL_OK) {
         rc = qcal_cli_fail(&err);
         goto out;
     }

@@ -40,6 +40,7 @@
 #include "cli/job.h"
 #include "qcal/encode.h"
 #include "qcal/export.h"
+#include "util/atomic.h"
 
 typedef qcal__cli_job job;
 
@@ -217,12 +218,15 @@ static qcal_status need_input(job *j, const yaml_node_t *n, const char *key, con
     return QCAL_OK;
 }
 
-/* Fails early when the folder of an output file is missing or not writable. */
+/* Fails early when the folder of an output file is missing or not writable, or the file is not
+ * a regular file (a device, FIFO, folder or a symlink to one is never replaced). */
 static qcal_status need_folder(job *j, const yaml_node_t *n, const char *key, const char *path)
 {
     char dir[PATH_MAX];
     const char *slash = strrchr(path, '/');
 
+    if (qcal__output_check(path, j->err) != QCAL_OK)
+        return wrap(j, n, key);
     if (!slash)
         snprintf(dir, sizeof dir, ".");
     else

@@ -523,7 +523,10 @@ qcal_status qcal_dump_write(qcal_dump *dp, const char *path, qcal_error *err)
         st = agree(&dp->d, st, &e);
     }
     if (st == QCAL_OK) {
-        if (dp->d.rank == 0 && rename(tmp, path) != 0)
+        /* Never renamed over a device, FIFO or folder (util/atomic.h). */
+        if (dp->d.rank == 0)
+            st = qcal__output_check(path, &e);
+        if (st == QCAL_OK && dp->d.rank == 0 && rename(tmp, path) != 0)
             st = qcal_error_set(&e, QCAL_E_IO, "%s: rename from %s failed: %s", path, tmp,
                                 strerror(errno));
         st = agree(&dp->d, st, &e);

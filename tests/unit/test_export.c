@@ -5,6 +5,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <regex.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -685,14 +686,46 @@ static void test_atomic_failures(void)
     QT_TRUE(strstr(err.msg, "missing/enc.json.tmp.") != NULL);
     QT_TRUE(access(path_in("missing"), F_OK) != 0);
     QT_EQ_I64(qcal_export_trt(&f.s, &o, 0, path_in("missing/trt.cache"), NULL), QCAL_E_IO);
-    /* The target is a directory: the temporary file is written, rename fails, and the
-     * temporary file is removed again. */
+    /* The target is a directory, a FIFO or a symlink to a device: refused (E_INVALID naming
+     * it), the target left as it was, no temporary file left. */
     QT_EQ_I64(mkdir(path_in("adir"), 0700), 0);
-    QT_EQ_I64(qcal_export_aimet1(&e, path_in("adir"), &err), QCAL_E_IO);
+    QT_EQ_I64(qcal_export_aimet1(&e, path_in("adir"), &err), QCAL_E_INVALID);
+    QT_TRUE(strstr(err.msg, "is a directory, not a regular file") != NULL);
     QT_EQ_I64(tmp_files(), 0);
-    QT_EQ_I64(qcal_export_trt(&f.s, &o, 0, path_in("adir"), NULL), QCAL_E_IO);
+    QT_EQ_I64(qcal_export_trt(&f.s, &o, 0, path_in("adir"), NULL), QCAL_E_INVALID);
     QT_EQ_I64(tmp_files(), 0);
     rmdir(path_in("adir"));
+    {
+        struct stat sb;
+        char stale[PATH_MAX], victim[PATH_MAX];
+
+        QT_EQ_I64(mkfifo(path_in("fifo"), 0600), 0);
+        QT_EQ_I64(qcal_export_aimet(&e, path_in("fifo"), &err), QCAL_E_INVALID);
+        QT_TRUE(strstr(err.msg, "is a FIFO, not a regular file") != NULL);
+        QT_TRUE(lstat(path_in("fifo"), &sb) == 0 && S_ISFIFO(sb.st_mode));
+        unlink(path_in("fifo"));
+        QT_EQ_I64(symlink("/dev/null", path_in("null")), 0);
+        QT_EQ_I64(qcal_export_aimet(&e, path_in("null"), &err), QCAL_E_INVALID);
+        QT_TRUE(strstr(err.msg, "is a symlink to a character device") != NULL);
+        QT_TRUE(lstat(path_in("null"), &sb) == 0 && S_ISLNK(sb.st_mode));
+        QT_TRUE(stat("/dev/null", &sb) == 0 && S_ISCHR(sb.st_mode));
+        unlink(path_in("null"));
+        QT_EQ_I64(tmp_files(), 0);
+        /* A symlink left under the temporary name is not written through: the file it points
+         * to keeps its contents, the export is written and the link is gone. */
+        snprintf(victim, sizeof victim, "%s", path_in("victim"));
+        {
+            FILE *fp = fopen(victim, "wb");
+            QT_TRUE(fp && fputs("keep", fp) >= 0 && fclose(fp) == 0);
+        }
+        snprintf(stale, sizeof stale, "%s.tmp.%ld", path_in("enc.json"), (long)getpid());
+        QT_EQ_I64(symlink(victim, stale), 0);
+        QT_OK(qcal_export_aimet(&e, path_in("enc.json"), &err));
+        QT_TRUE(stat(victim, &sb) == 0 && sb.st_size == 4);
+        QT_TRUE(lstat(stale, &sb) != 0);
+        QT_TRUE(lstat(path_in("enc.json"), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 4);
+        unlink(victim);
+    }
     /* A duplicate activation name is a malformed set. */
     if (e.n_act >= 2) {
         char *keep = e.act[1].name;

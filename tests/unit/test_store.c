@@ -634,13 +634,12 @@ static void test_write_errors(void)
     QT_TRUE(msg_has(&err, "No such file or directory"));
     QT_EQ_I64(count_tmp_files(), 0);
 
-    /* The whole file is written, then the rename onto a directory fails: the temporary file
-     * must be gone. */
+    /* A directory is never replaced: refused, naming it, and no temporary file is left. */
     snprintf(isdir, sizeof isdir, "%s/adir", g_dir);
     QT_EQ_I64(mkdir(isdir, 0755), 0);
-    QT_EQ_I64(qcal_stats_write(isdir, &s, &err), QCAL_E_IO);
+    QT_EQ_I64(qcal_stats_write(isdir, &s, &err), QCAL_E_INVALID);
     QT_TRUE(msg_has(&err, isdir));
-    QT_TRUE(msg_has(&err, "rename"));
+    QT_TRUE(msg_has(&err, "is a directory, not a regular file"));
     QT_EQ_I64(count_tmp_files(), 0);
     rmdir(isdir);
 
