@@ -268,8 +268,12 @@ static qcal_status infer_and_fold(qcal_model *m, qcal_error *err)
             }
             if (n->scratch && !(scratch = alloc_aligned(n->scratch)))
                 return qcal_error_set(err, QCAL_E_NOMEM, "out of memory");
+            n->run_error = NULL;
             n->op->run(n, scratch);
             free(scratch);
+            if (n->run_error)
+                return qcal_error_set(err, QCAL_E_INVALID, "%s: node '%s' (%s): %s", g->path,
+                                      n->name, n->op_type, n->run_error);
         } else if (n->scratch > m->scratch_size) {
             m->scratch_size = n->scratch;
         }
@@ -433,10 +437,14 @@ qcal_status qcal_model_run(qcal_model *m, const void *const *inputs, qcal_observ
         }
     }
     for (int i = 0; i < g->n_nodes; i++) {
-        const qcal__node *n = &g->nodes[i];
+        qcal__node *n = &g->nodes[i];
         if (!m->node_live[i])
             continue;
+        n->run_error = NULL;
         n->op->run(n, m->scratch);
+        if (n->run_error)
+            return qcal_error_set(err, QCAL_E_INVALID, "%s: node '%s' (%s): %s (run time)",
+                                  g->path, n->name, n->op_type, n->run_error);
         if (!observer)
             continue;
         for (int k = 0; k < n->n_out; k++) {

@@ -35,19 +35,28 @@ const char *qcal_dtype_name(qcal_dtype dt)
     case 14: return "complex64";
     case 15: return "complex128";
     case 16: return "bfloat16";
+    case 17: return "float8e4m3fn";
+    case 18: return "float8e4m3fnuz";
+    case 19: return "float8e5m2";
+    case 20: return "float8e5m2fnuz";
+    case 21: return "uint4";
+    case 22: return "int4";
+    case 23: return "float4e2m1";
     default: return "undefined";
     }
 }
 
 size_t qcal__shape_nelem(int rank, const int64_t *dims)
 {
-    size_t n = 1;
+    size_t n = 1, nz = 1; /* nz: product of the non-zero dims (strides), bounded as well */
 
     for (int i = 0; i < rank; i++) {
         if (dims[i] < 0)
             return SIZE_MAX;
-        if (dims[i] != 0 && n > SIZE_MAX / 2 / (size_t)dims[i])
+        if (dims[i] != 0 && nz > (size_t)INT64_MAX / 2 / (size_t)dims[i])
             return SIZE_MAX;
+        if (dims[i] != 0)
+            nz *= (size_t)dims[i];
         n *= (size_t)dims[i];
     }
     return n;

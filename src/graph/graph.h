@@ -80,6 +80,10 @@ typedef struct qcal__node {
     const struct qcal__op *op; /* resolved kernel */
     void *params;   /* set by infer (malloc), freed with free() by the graph */
     size_t scratch; /* bytes of scratch memory run needs, set by infer */
+    /* Set by run() (through qcal__run_fail) when per-sample data is invalid, e.g. an index out
+     * of range: a static message; the executor checks it after the node and fails the run with
+     * an error naming the node. Cleared by the executor before each run. */
+    const char *run_error;
 } qcal__node;
 
 typedef struct qcal__graph {

@@ -254,7 +254,9 @@ static qcal_status concat_infer(qcal__node *n, qcal_error *err)
                 return qcal__node_error(err, n, QCAL_E_SHAPE, "input %d ('%s'): dim %d is %lld, "
                                         "input 0 has %lld", i, x->name, k,
                                         (long long)x->dims[k], (long long)x0->dims[k]);
-        odims[axis] += x->dims[axis];
+        if ((st = qcal__add_i64(n, "concatenated dim", odims[axis], x->dims[axis],
+                                &odims[axis], err)) != QCAL_OK)
+            return st;
     }
     qcal__move_strides(r, odims, ost);
     if ((st = alloc_plans(n, (size_t)n->n_in, &plans, err)) != QCAL_OK)
@@ -277,8 +279,8 @@ static void concat_run(const qcal__node *n, void *scratch)
         qcal__copy_run(&plans[i], n->out[0]->data, n->in[i]->data);
 }
 
-/* ---- Split (ONNX Split-1/2/11/13): sizes from the 'split' attribute (< 13) or input 1 (opset
- * 1 and 13+), else equal parts ---- */
+/* ---- Split (ONNX Split-1/2/11/13/18): sizes from the 'split' attribute (< 13) or input 1 (opset
+ * 1 and 13+), else equal parts; from 18 'num_outputs' (then the last part may be smaller) ---- */
 
 static qcal_status split_infer(qcal__node *n, qcal_error *err)
 {
@@ -324,11 +326,31 @@ static qcal_status split_infer(qcal__node *n, qcal_error *err)
             if (sizes[k] < 0)
                 return qcal__node_error(err, n, QCAL_E_INVALID, "negative split size %lld",
                                         (long long)sizes[k]);
-            sum += sizes[k];
+            if ((st = qcal__add_i64(n, "sum of split sizes", sum, sizes[k], &sum, err)) !=
+                QCAL_OK)
+                return st;
         }
         if (sum != x->dims[axis])
             return qcal__node_error(err, n, QCAL_E_SHAPE, "split sizes add up to %lld, dim %d "
                                     "is %lld", (long long)sum, axis, (long long)x->dims[axis]);
+    } else if (n->opset >= 18) {
+        const qcal__attr *na = qcal__attr_find(n, "num_outputs");
+        int64_t d = x->dims[axis], chunk;
+        if (!na || na->type != QCAL__A_INT)
+            return qcal__node_error(err, n, QCAL_E_INVALID, "needs input 'split' or attribute "
+                                    "'num_outputs'");
+        if (na->i != n->n_out)
+            return qcal__node_error(err, n, QCAL_E_INVALID, "num_outputs is %lld, the node has "
+                                    "%d outputs", (long long)na->i, n->n_out);
+        if (n->n_out < 1 || d < n->n_out)
+            return qcal__node_error(err, n, QCAL_E_SHAPE, "dim %d (%lld) cannot split into %d "
+                                    "parts", axis, (long long)d, n->n_out);
+        /* ceil(d / n) without overflow; the last part gets the rest (ONNX Split-18). */
+        chunk = d / n->n_out + (d % n->n_out != 0);
+        for (int k = 0; k < n->n_out; k++) {
+            int64_t left = d - chunk * k;
+            sizes[k] = left < chunk ? (left > 0 ? left : 0) : chunk;
+        }
     } else {
         if (n->n_out < 1 || x->dims[axis] % n->n_out != 0)
             return qcal__node_error(err, n, QCAL_E_SHAPE, "dim %d (%lld) does not split into %d "
@@ -446,14 +468,19 @@ static qcal_status tile_infer(qcal__node *n, qcal_error *err)
         if (rep[k] < 0)
             return qcal__node_error(err, n, QCAL_E_INVALID, "negative repeat %lld",
                                     (long long)rep[k]);
-        odims[k] = x->dims[k] * rep[k];
+        if ((st = qcal__mul_i64(n, "repeats", x->dims[k], rep[k], &odims[k], err)) != QCAL_OK)
+            return st;
     }
+    if ((st = qcal__dims_product(n, "repeats", r, odims, &(int64_t){ 0 }, err)) != QCAL_OK)
+        return st;
     qcal__move_strides(r, x->dims, ist);
     qcal__move_strides(r, odims, ost);
     for (int k = 0; k < r; k++) {
         dims2[2 * k] = rep[k];
         dims2[2 * k + 1] = x->dims[k];
-        dst2[2 * k] = x->dims[k] * ost[k];
+        if ((st = qcal__mul_i64(n, "repeats", x->dims[k], ost[k], &dst2[2 * k], err)) !=
+            QCAL_OK)
+            return st;
         dst2[2 * k + 1] = ost[k];
         src2[2 * k] = 0;
         src2[2 * k + 1] = ist[k];
@@ -477,14 +504,17 @@ const qcal__op qcal__ops_move[] = {
     { "GatherElements", 11, QCAL__OPSET_LAST, qcal__gather_elements_infer,
       qcal__gather_elements_run, 0 },
     { "Pad", 1, 10, qcal__pad_infer, qcal__pad_run, 0 },
-    { "Pad", 11, QCAL__OPSET_LAST, qcal__pad_infer, qcal__pad_run, V(1) },
+    { "Pad", 11, 17, qcal__pad_infer, qcal__pad_run, V(1) },
+    { "Pad", 18, 18, qcal__pad_infer, qcal__pad_run, V(1) | V(3) },
+    { "Pad", 19, QCAL__OPSET_LAST, qcal__pad_infer, qcal__pad_run, V(1) | V(3) },
     { "Slice", 1, 9, qcal__slice_infer, qcal__plan_run, 0 },
     { "Slice", 10, QCAL__OPSET_LAST, qcal__slice_infer, qcal__plan_run,
       V(1) | V(2) | V(3) | V(4) },
     { "SpaceToDepth", 1, QCAL__OPSET_LAST, qcal__space_to_depth_infer, qcal__plan_run, 0 },
     { "Split", 1, 1, split_infer, split_run, V(1) },
     { "Split", 2, 12, split_infer, split_run, 0 },
-    { "Split", 13, QCAL__OPSET_LAST, split_infer, split_run, V(1) },
+    { "Split", 13, 17, split_infer, split_run, V(1) },
+    { "Split", 18, QCAL__OPSET_LAST, split_infer, split_run, V(1) },
     { "Tile", 1, 5, tile_infer, qcal__plan_run, V(1) | V(2) },
     { "Tile", 6, QCAL__OPSET_LAST, tile_infer, qcal__plan_run, V(1) },
     { "Transpose", 1, QCAL__OPSET_LAST, transpose_infer, qcal__plan_run, 0 },

@@ -99,8 +99,8 @@ qcal_status qcal__gather_infer(qcal__node *n, qcal_error *err)
     return qcal__tensor_set_shape(n->out[0], x->dtype, ro, odims, err);
 }
 
-/* Copies one inner block per (outer, index) pair. Out-of-range indices cannot fail here (run
- * never fails): their blocks are zero-filled. */
+/* Copies one inner block per (outer, index) pair. Constant indices were range-checked by infer;
+ * a per-sample index out of range zero-fills its block and fails the run (qcal__run_fail). */
 void qcal__gather_run(const qcal__node *n, void *scratch)
 {
     const gather_params *p = n->params;
@@ -116,9 +116,10 @@ void qcal__gather_run(const qcal__node *n, void *scratch)
             unsigned char *d = dst + ((size_t)o * nidx + j) * block;
             if (v < 0)
                 v += p->dim;
-            if (v < 0 || v >= p->dim)
+            if (v < 0 || v >= p->dim) {
                 memset(d, 0, block);
-            else
+                qcal__run_fail(n, "an index is out of range");
+            } else
                 memcpy(d, src + (size_t)(o * p->dim + v) * block, block);
         }
     }
@@ -170,7 +171,8 @@ qcal_status qcal__gather_elements_infer(qcal__node *n, qcal_error *err)
     return qcal__tensor_set_shape(n->out[0], x->dtype, r, ix->dims, err);
 }
 
-/* out[i] = data[i with axis coordinate replaced by indices[i]]; out-of-range indices give 0. */
+/* out[i] = data[i with axis coordinate replaced by indices[i]]; an out-of-range index gives 0
+ * and fails the run. The offset is formed only after the bounds check. */
 void qcal__gather_elements_run(const qcal__node *n, void *scratch)
 {
     const gather_el_params *p = n->params;
@@ -186,12 +188,14 @@ void qcal__gather_elements_run(const qcal__node *n, void *scratch)
         int k;
         if (v < 0)
             v += dim;
-        for (k = 0; k < p->rank; k++)
-            off += (k == p->axis ? v : idx[k]) * p->dst_st[k];
-        if (v < 0 || v >= dim)
+        if (v < 0 || v >= dim) {
             memset(dst + j * p->esz, 0, p->esz);
-        else
+            qcal__run_fail(n, "an index is out of range");
+        } else {
+            for (k = 0; k < p->rank; k++)
+                off += (k == p->axis ? v : idx[k]) * p->dst_st[k];
             memcpy(dst + j * p->esz, src + (size_t)off * p->esz, p->esz);
+        }
         for (k = p->rank - 1; k >= 0; k--) {
             if (++idx[k] < p->dims[k])
                 break;
@@ -248,7 +252,7 @@ qcal_status qcal__depth_to_space_infer(qcal__node *n, qcal_error *err)
 {
     const qcal__tensor *x = NULL;
     const char *mode = n->opset >= 11 ? qcal__attr_str(n, "mode", "DCR") : "DCR";
-    int64_t b = 0, N, C, H, W, Cp, hw;
+    int64_t b = 0, N, C, H, W, Cp, hw, bb, Hb, Wb;
     size_t esz = 0;
     qcal_status st;
 
@@ -259,14 +263,18 @@ qcal_status qcal__depth_to_space_infer(qcal__node *n, qcal_error *err)
     C = x->dims[1];
     H = x->dims[2];
     W = x->dims[3];
-    if (C % (b * b) != 0)
+    if ((st = qcal__mul_i64(n, "blocksize", b, b, &bb, err)) != QCAL_OK ||
+        (st = qcal__mul_i64(n, "blocksize", H, b, &Hb, err)) != QCAL_OK ||
+        (st = qcal__mul_i64(n, "blocksize", W, b, &Wb, err)) != QCAL_OK)
+        return st;
+    if (C % bb != 0)
         return qcal__node_error(err, n, QCAL_E_SHAPE, "channels (%lld) not divisible by "
-                                "blocksize^2 (%lld)", (long long)C, (long long)(b * b));
-    Cp = C / (b * b);
+                                "blocksize^2 (%lld)", (long long)C, (long long)bb);
+    Cp = C / bb;
     hw = H * W;
     {
         const int64_t d6[6] = { N, Cp, H, b, W, b };
-        const int64_t odims[4] = { N, Cp, H * b, W * b };
+        const int64_t odims[4] = { N, Cp, Hb, Wb };
         int64_t s6[6];
         if (strcmp(mode, "DCR") == 0) {
             /* Source [N, b1, b2, C', H, W]. */
@@ -288,7 +296,7 @@ qcal_status qcal__depth_to_space_infer(qcal__node *n, qcal_error *err)
 qcal_status qcal__space_to_depth_infer(qcal__node *n, qcal_error *err)
 {
     const qcal__tensor *x = NULL;
-    int64_t b = 0, N, C, H, W, Hp, Wp;
+    int64_t b = 0, N, C, H, W, Hp, Wp, Cbb;
     size_t esz = 0;
     qcal_status st;
 
@@ -304,10 +312,13 @@ qcal_status qcal__space_to_depth_infer(qcal__node *n, qcal_error *err)
                                 "by blocksize %lld", (long long)H, (long long)W, (long long)b);
     Hp = H / b;
     Wp = W / b;
+    if ((st = qcal__mul_i64(n, "blocksize", C, b, &Cbb, err)) != QCAL_OK ||
+        (st = qcal__mul_i64(n, "blocksize", Cbb, b, &Cbb, err)) != QCAL_OK)
+        return st;
     {
         const int64_t d6[6] = { N, b, b, C, Hp, Wp };
         const int64_t s6[6] = { C * H * W, W, 1, H * W, b * W, b };
-        const int64_t odims[4] = { N, C * b * b, Hp, Wp };
+        const int64_t odims[4] = { N, Cbb, Hp, Wp };
         return block_plan(n, d6, s6, esz, odims, err);
     }
 }

@@ -96,7 +96,9 @@ qcal_status qcal__slice_infer(qcal__node *n, qcal_error *err)
                 cnt = (s - e - 1) / (sp == INT64_MIN ? INT64_MAX : -sp) + 1;
         }
         begin[a] = s;
-        step[a] = sp;
+        /* A step only matters when it takes 2+ elements (then |step| < d): a huge step that
+         * takes one keeps the strides below in range. */
+        step[a] = cnt > 1 ? sp : 1;
         odims[a] = cnt;
     }
     qcal__move_strides(r, x->dims, ist);
@@ -116,7 +118,7 @@ qcal_status qcal__slice_infer(qcal__node *n, qcal_error *err)
 
 /* ---- Pad ---- */
 
-enum { PAD_CONSTANT, PAD_REFLECT, PAD_EDGE };
+enum { PAD_CONSTANT, PAD_REFLECT, PAD_EDGE, PAD_WRAP };
 
 typedef struct pad_params {
     int rank, mode;
@@ -132,6 +134,10 @@ typedef struct pad_params {
  * reflection is periodic with period 2(d - 1), which is what repeated mirroring gives. */
 static int64_t pad_source(int mode, int64_t i, int64_t d)
 {
+    if (mode == PAD_WRAP) {
+        int64_t m = i % d;
+        return m < 0 ? m + d : m;
+    }
     if (mode == PAD_EDGE || d == 1)
         return i < 0 ? 0 : (i >= d ? d - 1 : i);
     int64_t period = 2 * (d - 1), m = i % period;
@@ -141,21 +147,23 @@ static int64_t pad_source(int mode, int64_t i, int64_t d)
 }
 
 /*
- * ONNX Pad-1 ('paddings' attribute), Pad-2 ('pads' and 'value' attributes) and Pad-11/13 (pads
- * input, optional constant_value input read at run time). Modes constant, reflect and edge;
- * negative pads crop.
+ * ONNX Pad-1 ('paddings' attribute), Pad-2 ('pads' and 'value' attributes), Pad-11/13 (pads
+ * input, optional constant_value input read at run time), Pad-18 (optional axes input: pads
+ * then has 2 values per listed axis) and Pad-19 (mode wrap). Modes constant, reflect, edge and
+ * wrap; negative pads crop.
  */
 qcal_status qcal__pad_infer(qcal__node *n, qcal_error *err)
 {
     const qcal__tensor *x = NULL;
     const char *mode = qcal__attr_str(n, "mode", "constant");
-    int64_t pads[2 * QCAL_MAX_RANK], odims[QCAL_MAX_RANK], total = 0;
+    int64_t pads[2 * QCAL_MAX_RANK], odims[QCAL_MAX_RANK], total = 0, nout;
     size_t np = 0, esz = 0;
     pad_params *p;
     qcal_status st;
     int r, m;
 
-    st = qcal__check_inputs(n, n->opset < 11 ? 1 : 2, n->opset < 11 ? 1 : 3, err);
+    st = qcal__check_inputs(n, n->opset < 11 ? 1 : 2, n->opset < 11 ? 1 : n->opset < 18 ? 3 : 4,
+                            err);
     if (st != QCAL_OK)
         return st;
     if (n->n_out < 1 || !n->out[0])
@@ -172,6 +180,8 @@ qcal_status qcal__pad_infer(qcal__node *n, qcal_error *err)
         m = PAD_REFLECT;
     else if (strcmp(mode, "edge") == 0)
         m = PAD_EDGE;
+    else if (strcmp(mode, "wrap") == 0 && n->opset >= 19)
+        m = PAD_WRAP;
     else
         return qcal__node_error(err, n, QCAL_E_UNSUPPORTED, "mode '%s' is not supported", mode);
     if (n->opset < 11) {
@@ -188,19 +198,51 @@ qcal_status qcal__pad_infer(qcal__node *n, qcal_error *err)
         if (cv && cv->dtype != x->dtype)
             return qcal__node_error(err, n, QCAL_E_INVALID, "constant_value is %s, data is %s",
                                     qcal_dtype_name(cv->dtype), qcal_dtype_name(x->dtype));
+        if (qcal__in(n, 3)) { /* Pad-18 axes: scatter the given pads into a full list */
+            int64_t axes[QCAL_MAX_RANK], given[2 * QCAL_MAX_RANK];
+            bool seen[QCAL_MAX_RANK] = { false };
+            size_t na = 0;
+            if ((st = qcal__const_ints(n, 3, axes, QCAL_MAX_RANK, &na, err)) != QCAL_OK)
+                return st;
+            if (np != 2 * na)
+                return qcal__node_error(err, n, QCAL_E_INVALID, "%zu pads for %zu axes", np,
+                                        na);
+            memcpy(given, pads, np * sizeof *pads);
+            for (int k = 0; k < 2 * r; k++)
+                pads[k] = 0;
+            for (size_t k = 0; k < na; k++) {
+                int a;
+                if ((st = qcal__norm_axis(n, axes[k], r, &a, err)) != QCAL_OK)
+                    return st;
+                if (seen[a])
+                    return qcal__node_error(err, n, QCAL_E_INVALID, "axis %d is listed twice",
+                                            a);
+                seen[a] = true;
+                pads[a] = given[k];
+                pads[a + r] = given[k + na];
+            }
+            np = 2 * (size_t)r;
+        }
     }
     if (np != 2 * (size_t)r)
         return qcal__node_error(err, n, QCAL_E_INVALID, "%zu pads for rank %d (expected %d)",
                                 np, r, 2 * r);
     for (int k = 0; k < r; k++) {
-        odims[k] = x->dims[k] + pads[k] + pads[k + r];
+        if ((st = qcal__add_i64(n, "pads", x->dims[k], pads[k], &odims[k], err)) != QCAL_OK ||
+            (st = qcal__add_i64(n, "pads", odims[k], pads[k + r], &odims[k], err)) != QCAL_OK)
+            return st;
         if (odims[k] < 0)
             return qcal__node_error(err, n, QCAL_E_SHAPE, "pads crop axis %d below size 0", k);
         if (m != PAD_CONSTANT && x->dims[k] == 0 && odims[k] > 0)
             return qcal__node_error(err, n, QCAL_E_SHAPE, "cannot %s-pad empty axis %d", mode,
                                     k);
-        total += odims[k];
+        if ((st = qcal__add_i64(n, "pads", total, odims[k], &total, err)) != QCAL_OK)
+            return st;
     }
+    if ((st = qcal__dims_product(n, "pads", r, odims, &nout, err)) != QCAL_OK)
+        return st;
+    if ((uint64_t)total > (SIZE_MAX - sizeof *p) / sizeof p->maps[0])
+        return qcal__node_error(err, n, QCAL_E_SHAPE, "pads: output too large");
     p = calloc(1, sizeof *p + (size_t)total * sizeof p->maps[0]);
     if (!p)
         return qcal__node_error(err, n, QCAL_E_NOMEM, "out of memory");

@@ -76,6 +76,17 @@ __attribute__((format(printf, 4, 5)))
 qcal_status qcal__node_error(qcal_error *err, const qcal__node *n, qcal_status code,
                              const char *fmt, ...);
 
+/* ---- run-time failure ---- */
+/* run() cannot return an error: on invalid per-sample data (an index out of range) it writes a
+ * defined output (zeros), calls this with a static message, and the executor fails the run with
+ * "node 'x' (Op): <msg>". The node is not const underneath (nodes live in the graph's heap). */
+static inline void qcal__run_fail(const qcal__node *n, const char *msg)
+{
+    qcal__node *w = (qcal__node *)(uintptr_t)n;
+    if (!w->run_error)
+        w->run_error = msg;
+}
+
 /* ---- inputs ---- */
 /* Input i if present (i < n_in and not omitted), else NULL. */
 static inline const qcal__tensor *qcal__in(const qcal__node *n, int i)
@@ -99,6 +110,22 @@ qcal_status qcal__norm_axis(const qcal__node *n, int64_t axis, int rank, int *ou
 /* Numpy-style broadcast of shapes a and b into out (rank *out_rank). E_SHAPE if incompatible. */
 qcal_status qcal__broadcast(const qcal__node *n, int ra, const int64_t *a, int rb,
                             const int64_t *b, int *out_rank, int64_t *out, qcal_error *err);
+
+/*
+ * Checked int64 shape arithmetic: every size, stride, offset or pad sum an infer function
+ * computes from attributes or input values goes through these. On overflow they fail with
+ * QCAL_E_SHAPE "node 'x' (Op): <what>: a + b overflows int64" (what names the attribute).
+ */
+qcal_status qcal__add_i64(const qcal__node *n, const char *what, int64_t a, int64_t b,
+                          int64_t *out, qcal_error *err);
+qcal_status qcal__sub_i64(const qcal__node *n, const char *what, int64_t a, int64_t b,
+                          int64_t *out, qcal_error *err);
+qcal_status qcal__mul_i64(const qcal__node *n, const char *what, int64_t a, int64_t b,
+                          int64_t *out, qcal_error *err);
+/* Product of rank dims into *out; fails on a negative dim, or when the product of the non-zero
+ * dims overflows (so strides derived from the shape are safe even when a dim is 0). */
+qcal_status qcal__dims_product(const qcal__node *n, const char *what, int rank,
+                               const int64_t *dims, int64_t *out, qcal_error *err);
 
 /* Row-major strides (in elements) of a shape. */
 void qcal__strides(int rank, const int64_t *dims, int64_t *strides);

@@ -1,7 +1,8 @@
 /*
  * Reductions: ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceProd, ReduceL1, ReduceL2,
  * ReduceSumSquare, ReduceLogSum, ReduceLogSumExp and MeanVarianceNormalization, every opset from
- * 1 to 17. ArgMax, ArgMin and TopK are in reduce_arg.c and share this family's table.
+ * 1 to 22 (axes an attribute until 17, an optional input from 18 (ReduceSum: 13) with
+ * noop_with_empty_axes; ReduceMax/ReduceMin take bool from 20). ArgMax, ArgMin and TopK are in reduce_arg.c and share this family's table.
  *
  * Geometry: the reduced and kept axes of the input are merged into runs (adjacent axes of the
  * same kind; size-1 axes dropped), so the walk over the input is an odometer over at most
@@ -53,7 +54,7 @@ typedef void (*seg_fn)(red_ctx *c, size_t xoff, size_t aoff, int64_t len, int64_
 static bool is_int_type(qcal_dtype dt)
 {
     return dt == QCAL_DT_INT32 || dt == QCAL_DT_INT64 || dt == QCAL_DT_INT8 ||
-           dt == QCAL_DT_UINT8;
+           dt == QCAL_DT_UINT8 || dt == QCAL_DT_BOOL; /* bool: ReduceMax/Min-20 only */
 }
 
 /*
@@ -261,7 +262,8 @@ static qcal_status red_infer(qcal__node *n, int kind, bool axes_input, qcal_erro
         return st;
     x = n->in[0];
     if (!(x->dtype == QCAL_DT_FLOAT || x->dtype == QCAL_DT_DOUBLE ||
-          (is_int_type(x->dtype) && kind_int_ok(kind))))
+          (is_int_type(x->dtype) && x->dtype != QCAL_DT_BOOL && kind_int_ok(kind)) ||
+          (x->dtype == QCAL_DT_BOOL && (kind == RK_MAX || kind == RK_MIN) && n->opset >= 20)))
         return qcal__node_error(err, n, QCAL_E_UNSUPPORTED, "input type %s is not supported",
                                 qcal_dtype_name(x->dtype));
     if (kind == RK_MVN) {
@@ -426,14 +428,23 @@ static void mvn_run(const qcal__node *n, void *scratch)
 RED_INFER(sum_infer, RK_SUM, false)
 RED_INFER(sum13_infer, RK_SUM, true)
 RED_INFER(mean_infer, RK_MEAN, false)
+RED_INFER(mean18_infer, RK_MEAN, true)
 RED_INFER(max_infer, RK_MAX, false)
+RED_INFER(max18_infer, RK_MAX, true)
 RED_INFER(min_infer, RK_MIN, false)
+RED_INFER(min18_infer, RK_MIN, true)
 RED_INFER(prod_infer, RK_PROD, false)
+RED_INFER(prod18_infer, RK_PROD, true)
 RED_INFER(l1_infer, RK_L1, false)
+RED_INFER(l1_18_infer, RK_L1, true)
 RED_INFER(l2_infer, RK_L2, false)
+RED_INFER(l2_18_infer, RK_L2, true)
 RED_INFER(sumsq_infer, RK_SUMSQ, false)
+RED_INFER(sumsq18_infer, RK_SUMSQ, true)
 RED_INFER(logsum_infer, RK_LOGSUM, false)
+RED_INFER(logsum18_infer, RK_LOGSUM, true)
 RED_INFER(logsumexp_infer, RK_LOGSUMEXP, false)
+RED_INFER(logsumexp18_infer, RK_LOGSUMEXP, true)
 
 static qcal_status mvn_infer(qcal__node *n, qcal_error *err)
 {
@@ -443,19 +454,30 @@ static qcal_status mvn_infer(qcal__node *n, qcal_error *err)
     return red_infer(n, RK_MVN, false, err);
 }
 
-/* Reduce* other than ReduceSum take axes as an input from opset 18, which qcal refuses. */
+/* Versions (ONNX changelog): ReduceSum 1, 11, 13 (axes input); the others 1, 11, 13, 18 (axes
+ * input); ReduceMax/ReduceMin 20 (bool). Types only change elsewhere, so 18+ runs every later one. */
+#define AX (1u << 1)
 const qcal__op qcal__ops_reduce[] = {
     { "ReduceSum", 1, 12, sum_infer, red_run, 0 },
-    { "ReduceSum", 13, QCAL__OPSET_LAST, sum13_infer, red_run, 1u << 1 },
+    { "ReduceSum", 13, QCAL__OPSET_LAST, sum13_infer, red_run, AX },
     { "ReduceMean", 1, 17, mean_infer, red_run, 0 },
+    { "ReduceMean", 18, QCAL__OPSET_LAST, mean18_infer, red_run, AX },
     { "ReduceMax", 1, 17, max_infer, red_run, 0 },
+    { "ReduceMax", 18, QCAL__OPSET_LAST, max18_infer, red_run, AX },
     { "ReduceMin", 1, 17, min_infer, red_run, 0 },
+    { "ReduceMin", 18, QCAL__OPSET_LAST, min18_infer, red_run, AX },
     { "ReduceProd", 1, 17, prod_infer, red_run, 0 },
+    { "ReduceProd", 18, QCAL__OPSET_LAST, prod18_infer, red_run, AX },
     { "ReduceL1", 1, 17, l1_infer, red_run, 0 },
+    { "ReduceL1", 18, QCAL__OPSET_LAST, l1_18_infer, red_run, AX },
     { "ReduceL2", 1, 17, l2_infer, red_run, 0 },
+    { "ReduceL2", 18, QCAL__OPSET_LAST, l2_18_infer, red_run, AX },
     { "ReduceSumSquare", 1, 17, sumsq_infer, red_run, 0 },
+    { "ReduceSumSquare", 18, QCAL__OPSET_LAST, sumsq18_infer, red_run, AX },
     { "ReduceLogSum", 1, 17, logsum_infer, red_run, 0 },
+    { "ReduceLogSum", 18, QCAL__OPSET_LAST, logsum18_infer, red_run, AX },
     { "ReduceLogSumExp", 1, 17, logsumexp_infer, red_run, 0 },
+    { "ReduceLogSumExp", 18, QCAL__OPSET_LAST, logsumexp18_infer, red_run, AX },
     { "MeanVarianceNormalization", 9, QCAL__OPSET_LAST, mvn_infer, mvn_run, 0 },
     { "ArgMax", 1, QCAL__OPSET_LAST, qcal__argmax_infer, qcal__argmax_run, 0 },
     { "ArgMin", 1, QCAL__OPSET_LAST, qcal__argmin_infer, qcal__argmin_run, 0 },

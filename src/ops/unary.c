@@ -4,7 +4,8 @@
  * Softsign), Clip and Not.
  *
  * Types: float32 for all; Abs, Neg, Relu and Clip also float64 and integer types (Abs and Clip
- * unsigned ones too); Not takes bool. Formulas follow the ONNX reference implementation where
+ * unsigned ones too); Reciprocal, Floor, Ceil, Sqrt, Exp, Log, Sigmoid and Tanh also float64 (in
+ * double); Not takes bool. Formulas follow the ONNX reference implementation where
  * the float32 result depends on the form (Elu/Selu use exp(x) - 1 as the reference does).
  */
 #include <float.h>
@@ -68,6 +69,15 @@ UNARY(hard_swish_f32, float, x * clamp01(p->alpha * x + p->beta))
 UNARY(tanh_f32, float, tanhf(x))
 UNARY(softplus_f32, float, softplus(x))
 UNARY(softsign_f32, float, x / (1.0f + fabsf(x)))
+/* float64 (ONNX's function bodies of e.g. ReduceLogSumExp compute in the input's type) */
+UNARY(reciprocal_f64, double, 1.0 / x)
+UNARY(floor_f64, double, floor(x))
+UNARY(ceil_f64, double, ceil(x))
+UNARY(sqrt_f64, double, sqrt(x))
+UNARY(exp_f64, double, exp(x))
+UNARY(log_f64, double, log(x))
+UNARY(sigmoid_f64, double, 1.0 / (1.0 + exp(-x)))
+UNARY(tanh_f64, double, tanh(x))
 
 /* ---- Abs, Neg, Relu over several types; integers negate with wrap-around (no UB at MIN) ---- */
 #define SIGNED_INTS(X)                                                                          \
@@ -187,6 +197,13 @@ static void unary_run(const qcal__node *n, void *scratch)
         static const unary_fn fns[NDT] = { [QCAL_DT_FLOAT] = name##_f32 };                      \
         return unary_setup(n, fns, 0.0f, 0.0f, 0.0f, err);                                      \
     }
+#define INFER_F32_F64(name)                                                                     \
+    static qcal_status name##_infer(qcal__node *n, qcal_error *err)                             \
+    {                                                                                           \
+        static const unary_fn fns[NDT] = { [QCAL_DT_FLOAT] = name##_f32,                        \
+                                           [QCAL_DT_DOUBLE] = name##_f64 };                     \
+        return unary_setup(n, fns, 0.0f, 0.0f, 0.0f, err);                                      \
+    }
 /* Same with attributes: A, B, G are expressions over n (the node). */
 #define INFER_F32_ATTR(name, A, B, G)                                                           \
     static qcal_status name##_infer(qcal__node *n, qcal_error *err)                             \
@@ -199,16 +216,16 @@ INFER_TABLE(abs, ABS)
 INFER_TABLE(neg, NEG)
 INFER_TABLE(relu, RELU)
 INFER_TABLE(not, NOT)
-INFER_F32(reciprocal)
-INFER_F32(floor)
-INFER_F32(ceil)
+INFER_F32_F64(reciprocal)
+INFER_F32_F64(floor)
+INFER_F32_F64(ceil)
 INFER_F32(round)
-INFER_F32(sqrt)
-INFER_F32(exp)
-INFER_F32(log)
+INFER_F32_F64(sqrt)
+INFER_F32_F64(exp)
+INFER_F32_F64(log)
 INFER_F32(erf)
-INFER_F32(sigmoid)
-INFER_F32(tanh)
+INFER_F32_F64(sigmoid)
+INFER_F32_F64(tanh)
 INFER_F32(softplus)
 INFER_F32(softsign)
 /* Attribute defaults are those of every ONNX version of the op. */

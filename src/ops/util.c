@@ -195,3 +195,60 @@ void qcal__strides(int rank, const int64_t *dims, int64_t *strides)
         s *= dims[i];
     }
 }
+
+/* ---- checked shape arithmetic ---- */
+
+static qcal_status overflow(const qcal__node *n, const char *what, int64_t a, char op, int64_t b,
+                            qcal_error *err)
+{
+    return qcal__node_error(err, n, QCAL_E_SHAPE, "%s: %lld %c %lld overflows int64", what,
+                            (long long)a, op, (long long)b);
+}
+
+qcal_status qcal__add_i64(const qcal__node *n, const char *what, int64_t a, int64_t b,
+                          int64_t *out, qcal_error *err)
+{
+    if (__builtin_add_overflow(a, b, out))
+        return overflow(n, what, a, '+', b, err);
+    return QCAL_OK;
+}
+
+qcal_status qcal__sub_i64(const qcal__node *n, const char *what, int64_t a, int64_t b,
+                          int64_t *out, qcal_error *err)
+{
+    if (__builtin_sub_overflow(a, b, out))
+        return overflow(n, what, a, '-', b, err);
+    return QCAL_OK;
+}
+
+qcal_status qcal__mul_i64(const qcal__node *n, const char *what, int64_t a, int64_t b,
+                          int64_t *out, qcal_error *err)
+{
+    if (__builtin_mul_overflow(a, b, out))
+        return overflow(n, what, a, '*', b, err);
+    return QCAL_OK;
+}
+
+qcal_status qcal__dims_product(const qcal__node *n, const char *what, int rank,
+                               const int64_t *dims, int64_t *out, qcal_error *err)
+{
+    int64_t p = 1, nz = 1;
+
+    for (int i = 0; i < rank; i++) {
+        if (dims[i] < 0)
+            return qcal__node_error(err, n, QCAL_E_SHAPE, "%s: negative dim %lld", what,
+                                    (long long)dims[i]);
+        if (dims[i] == 0) {
+            p = 0;
+            continue;
+        }
+        /* The product of the non-zero dims must fit too: strides are computed from them. */
+        if (__builtin_mul_overflow(nz, dims[i], &nz))
+            return qcal__node_error(err, n, QCAL_E_SHAPE, "%s: product of dims overflows int64",
+                                    what);
+        if (p)
+            p = nz;
+    }
+    *out = p;
+    return QCAL_OK;
+}
