@@ -52,6 +52,7 @@ extern const qcal__op qcal__ops_quant[];   /* quant.c: QuantizeLinear, Dequantiz
 extern const qcal__op qcal__ops_gather_nd[]; /* gather_nd.c: GatherND, ScatterND */
 extern const qcal__op qcal__ops_scatter[];   /* scatter.c: ScatterElements, Scatter */
 extern const qcal__op qcal__ops_index[];     /* index.c: OneHot, ReverseSequence */
+extern const qcal__op qcal__ops_grid[];      /* grid.c: GridSample, AffineGrid */
 
 /* Finds the kernel for (op_type, opset) in the default domain; NULL if none. */
 const qcal__op *qcal__op_find(const char *op_type, int opset);

@@ -13,6 +13,7 @@ static const qcal__op *const FAMILIES[] = {
     qcal__ops_gather_nd,
     qcal__ops_scatter,
     qcal__ops_index,
+    qcal__ops_grid,
 };
 
 const qcal__op *qcal__op_find(const char *op_type, int opset)

