@@ -86,6 +86,14 @@ size_t qcal_model_node_input(const qcal_model *m, size_t i, size_t k);
 size_t qcal_model_node_n_outputs(const qcal_model *m, size_t i);
 size_t qcal_model_node_output(const qcal_model *m, size_t i, size_t k);
 
+/* QCAL_DT_FLOAT16 or QCAL_DT_BFLOAT16 when the file was a half-precision model (an input,
+ * output, initializer or Constant of that type; qcal runs it in float32, with Casts to the
+ * narrow type rounding to its precision), else QCAL_DT_FLOAT. */
+qcal_dtype qcal_model_source_dtype(const qcal_model *m);
+/* The element type of tensor i in the file's terms: float16/bfloat16 for a float32 tensor that
+ * holds values of that type (declared so, or a Cast's output), else its dtype. */
+qcal_dtype qcal_model_tensor_source_dtype(const qcal_model *m, size_t i);
+
 /* Model file path and the SHA-256 (hex) of its bytes, computed at load. Borrowed. */
 const char *qcal_model_path(const qcal_model *m);
 const char *qcal_model_sha256(const qcal_model *m);

@@ -241,6 +241,7 @@ static qcal_status infer_and_fold(qcal_model *m, qcal_error *err)
         st = n->op->infer(n, err);
         if (st != QCAL_OK)
             return qcal_error_prefix(err, g->path);
+        qcal__node_narrow_outputs(n);
         for (int k = 0; k < n->n_out; k++) {
             qcal__tensor *t = n->out[k];
             if (!t)
@@ -574,4 +575,19 @@ const char *qcal_model_path(const qcal_model *m)
 const char *qcal_model_sha256(const qcal_model *m)
 {
     return m->sha256;
+}
+
+qcal_dtype qcal_model_source_dtype(const qcal_model *m)
+{
+    return m->g->source_dtype;
+}
+
+qcal_dtype qcal_model_tensor_source_dtype(const qcal_model *m, size_t i)
+{
+    const qcal__tensor *t = m->g->tensors[i];
+
+    if (t->dtype == QCAL_DT_FLOAT &&
+        (t->narrow == QCAL_DT_FLOAT16 || t->narrow == QCAL_DT_BFLOAT16))
+        return t->narrow;
+    return t->dtype;
 }

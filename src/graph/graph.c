@@ -1,9 +1,11 @@
 /* Graph ownership, tensor shapes and small shape utilities. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "graph/graph.h"
+#include "qcal/round.h"
 
 size_t qcal_dtype_size(qcal_dtype dt)
 {
@@ -32,18 +34,112 @@ const char *qcal_dtype_name(qcal_dtype dt)
     case QCAL_DT_DOUBLE: return "float64";
     case QCAL_DT_UINT32: return "uint32";
     case QCAL_DT_UINT64: return "uint64";
-    case 14: return "complex64";
-    case 15: return "complex128";
-    case 16: return "bfloat16";
-    case 17: return "float8e4m3fn";
-    case 18: return "float8e4m3fnuz";
-    case 19: return "float8e5m2";
-    case 20: return "float8e5m2fnuz";
-    case 21: return "uint4";
-    case 22: return "int4";
-    case 23: return "float4e2m1";
+    case QCAL_DT_COMPLEX64: return "complex64";
+    case QCAL_DT_COMPLEX128: return "complex128";
+    case QCAL_DT_BFLOAT16: return "bfloat16";
+    case QCAL_DT_FLOAT8E4M3FN: return "float8e4m3fn";
+    case QCAL_DT_FLOAT8E4M3FNUZ: return "float8e4m3fnuz";
+    case QCAL_DT_FLOAT8E5M2: return "float8e5m2";
+    case QCAL_DT_FLOAT8E5M2FNUZ: return "float8e5m2fnuz";
+    case QCAL_DT_UINT4: return "uint4";
+    case QCAL_DT_INT4: return "int4";
+    case 23: return "float4e2m1"; /* ONNX 1.18 */
     default: return "undefined";
     }
+}
+
+qcal_dtype qcal__dtype_held(qcal_dtype dt)
+{
+    return (dt == QCAL_DT_FLOAT16 || dt == QCAL_DT_BFLOAT16) ? QCAL_DT_FLOAT : dt;
+}
+
+float qcal__half_to_float(uint16_t h)
+{
+    int e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    float v;
+
+    if (e == 0)
+        v = ldexpf((float)m, -24);
+    else if (e == 31)
+        v = m ? NAN : INFINITY;
+    else
+        v = ldexpf((float)(m | 0x400), e - 25);
+    return (h & 0x8000) ? -v : v;
+}
+
+float qcal__bfloat16_to_float(uint16_t h)
+{
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/*
+ * A binary floating-point format with p significant bits and normal exponents emin..emax has,
+ * in the binade [2^E, 2^(E+1)) (E >= emin), the spacing 2^(E-p+1); below 2^emin (subnormals) the
+ * spacing of the lowest binade. So x / spacing rounded to an integer (ties to even), times the
+ * spacing, is the correctly rounded value; the scaling by a power of two is exact in double. A
+ * result above the largest finite value (only the carry at the top binade or values beyond it)
+ * is an overflow to infinity, as IEEE round-to-nearest requires.
+ */
+float qcal__round_narrow(double x, qcal_dtype narrow)
+{
+    int p, emin, emax, e;
+    double a, r, maxval;
+
+    if (narrow == QCAL_DT_FLOAT16) {
+        p = 11, emin = -14, emax = 15;
+    } else if (narrow == QCAL_DT_BFLOAT16) {
+        p = 8, emin = -126, emax = 127;
+    } else {
+        p = 24, emin = -126, emax = 127;
+    }
+    if (isnan(x))
+        return NAN;
+    if (x == 0.0 || isinf(x))
+        return (float)x; /* exact, sign kept */
+    a = fabs(x);
+    (void)frexp(a, &e); /* a in [2^(e-1), 2^e) */
+    e -= 1;
+    if (e < emin)
+        e = emin;
+    r = ldexp(qcal_round_half_even(ldexp(a, p - 1 - e)), e - p + 1);
+    maxval = ldexp(2.0 - ldexp(1.0, 1 - p), emax);
+    if (r > maxval)
+        return x < 0 ? -INFINITY : INFINITY;
+    return x < 0 ? -(float)r : (float)r;
+}
+
+/* Narrow type of a float32 tensor for propagation: FLOAT16/BFLOAT16, or UNDEFINED for full
+ * precision (QCAL_DT_FLOAT marks a tensor a Cast made float32 on purpose). */
+static qcal_dtype narrow_of(const qcal__tensor *t)
+{
+    return (t->narrow == QCAL_DT_FLOAT16 || t->narrow == QCAL_DT_BFLOAT16) ? t->narrow
+                                                                           : QCAL_DT_UNDEFINED;
+}
+
+void qcal__node_narrow_outputs(qcal__node *n)
+{
+    qcal_dtype common = QCAL_DT_UNDEFINED;
+    bool any = false;
+
+    for (int k = 0; k < n->n_in + n->n_attr; k++) {
+        const qcal__tensor *t = k < n->n_in ? n->in[k] : n->attr[k - n->n_in].t;
+        if (!t || t->dtype != QCAL_DT_FLOAT)
+            continue;
+        if (!any)
+            common = narrow_of(t);
+        else if (narrow_of(t) != common)
+            return;
+        any = true;
+    }
+    if (common == QCAL_DT_UNDEFINED)
+        return;
+    for (int k = 0; k < n->n_out; k++)
+        if (n->out[k] && n->out[k]->dtype == QCAL_DT_FLOAT && n->out[k]->narrow == QCAL_DT_UNDEFINED)
+            n->out[k]->narrow = common;
 }
 
 size_t qcal__shape_nelem(int rank, const int64_t *dims)

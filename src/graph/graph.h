@@ -33,6 +33,10 @@ typedef struct qcal__tensor {
     bool is_output;   /* graph output */
     bool initializer; /* came from graph.initializer (a weight or a constant of the file) */
     bool folded;      /* became CONST by constant folding or a Constant node */
+    /* QCAL_DT_FLOAT16 or QCAL_DT_BFLOAT16 when the model declares this float32 tensor with that
+     * narrower type (its values were widened exactly at load, or rounded by a Cast); else
+     * QCAL_DT_UNDEFINED. CastLike takes its target precision from it. */
+    qcal_dtype narrow;
     int producer;     /* index of the producing node, -1 for inputs and initializers */
     int last_use;     /* index of the last consuming node, -1 if none (planner) */
     size_t offset;    /* arena offset (planner) */
@@ -91,6 +95,9 @@ typedef struct qcal__graph {
     char *dir;       /* its folder, for external data */
     int64_t ir_version;
     int opset;       /* default-domain opset */
+    /* QCAL_DT_FLOAT16 / QCAL_DT_BFLOAT16 when an input, output, initializer or Constant of the
+     * file has that type (the model was converted to half precision), else QCAL_DT_FLOAT. */
+    qcal_dtype source_dtype;
     size_t n_tensors;
     qcal__tensor **tensors; /* all tensors, owned */
     int n_nodes;
@@ -120,6 +127,24 @@ size_t qcal__shape_nelem(int rank, const int64_t *dims);
 
 /* Formats dims as "1x16x28x28" ("" for a scalar) into buf. Returns buf. */
 char *qcal__shape_str(int rank, const int64_t *dims, char *buf, size_t size);
+
+/* The dtype qcal holds for an ONNX element type: float32 for float16 and bfloat16 (widened
+ * exactly), the type itself otherwise. */
+qcal_dtype qcal__dtype_held(qcal_dtype dt);
+
+/* float16 / bfloat16 bit patterns to float32 (exact; NaN stays NaN). */
+float qcal__half_to_float(uint16_t h);
+float qcal__bfloat16_to_float(uint16_t h);
+
+/* Rounds x to the nearest value of narrow (QCAL_DT_FLOAT16 or QCAL_DT_BFLOAT16), ties to even,
+ * with the type's subnormals and overflow to +-inf; returned as float32 (exact, since both types
+ * are subsets of float32). Any other narrow: x converted to float32 (overflow to +-inf). */
+float qcal__round_narrow(double x, qcal_dtype narrow);
+
+/* Sets the narrow precision of n's float32 outputs that have none: the common narrow type of its
+ * float32 inputs and tensor attributes when they all have the same one (float16 ops compute
+ * float16). Called by prepare after infer. */
+void qcal__node_narrow_outputs(qcal__node *n);
 
 /* Frees a tensor and its owned data (CONST data only). NULL-safe. */
 void qcal__tensor_free(qcal__tensor *t);

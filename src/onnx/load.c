@@ -60,9 +60,33 @@ static qcal_status read_file(const char *path, uint8_t **buf, size_t *len, qcal_
     return QCAL_OK;
 }
 
+/* ONNX element types a model may use: the ones qcal computes, plus float16 and bfloat16,
+ * which are widened to float32 at load. */
 static bool dtype_supported(int32_t dt)
 {
-    return qcal_dtype_size((qcal_dtype)dt) != 0 && dt != QCAL_DT_FLOAT16;
+    switch (dt) {
+    case QCAL_DT_FLOAT: case QCAL_DT_DOUBLE: case QCAL_DT_BOOL:
+    case QCAL_DT_INT8: case QCAL_DT_INT16: case QCAL_DT_INT32: case QCAL_DT_INT64:
+    case QCAL_DT_UINT8: case QCAL_DT_UINT16: case QCAL_DT_UINT32: case QCAL_DT_UINT64:
+    case QCAL_DT_FLOAT16: case QCAL_DT_BFLOAT16:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool dtype_is_narrow(int32_t dt)
+{
+    return dt == QCAL_DT_FLOAT16 || dt == QCAL_DT_BFLOAT16;
+}
+
+/* Widens n float16/bfloat16 values (2-byte little-endian bit patterns in src) to float32. */
+static void widen_narrow(float *dst, const uint8_t *src, size_t n, qcal_dtype dt)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint16_t h = (uint16_t)(src[2 * i] | (src[2 * i + 1] << 8));
+        dst[i] = dt == QCAL_DT_FLOAT16 ? qcal__half_to_float(h) : qcal__bfloat16_to_float(h);
+    }
 }
 
 /* Reads external data (data_location EXTERNAL) relative to dir. */
@@ -120,6 +144,7 @@ static qcal_status tensor_from_proto(const Onnx__TensorProto *tp, const char *di
     int64_t dims[QCAL_MAX_RANK];
     size_t esize, n, nbytes, have;
     qcal_status st;
+    qcal_dtype narrow;
     uint8_t *data;
 
     if (!dtype_supported(tp->data_type))
@@ -130,7 +155,10 @@ static qcal_status tensor_from_proto(const Onnx__TensorProto *tp, const char *di
                               tp->n_dims);
     for (size_t i = 0; i < tp->n_dims; i++)
         dims[i] = tp->dims[i];
-    st = qcal__tensor_set_shape(t, (qcal_dtype)tp->data_type, (int)tp->n_dims, dims, err);
+    /* float16/bfloat16 are read as 2-byte values into a temporary buffer and widened below. */
+    narrow = dtype_is_narrow(tp->data_type) ? (qcal_dtype)tp->data_type : QCAL_DT_UNDEFINED;
+    st = qcal__tensor_set_shape(t, narrow ? QCAL_DT_UINT16 : (qcal_dtype)tp->data_type,
+                                (int)tp->n_dims, dims, err);
     if (st != QCAL_OK)
         return st;
     esize = qcal_dtype_size(t->dtype);
@@ -181,7 +209,8 @@ static qcal_status tensor_from_proto(const Onnx__TensorProto *tp, const char *di
                     ((uint64_t *)data)[i] = tp->uint64_data[i];
             }
             break;
-        default: /* int32, int16, int8, uint16, uint8, bool: stored in int32_data */
+        default: /* int32, int16, int8, uint16, uint8, bool, float16 and bfloat16 (the bit
+                  * pattern): stored in int32_data */
             have = tp->n_int32_data;
             for (size_t i = 0; have == n && i < n; i++) {
                 int32_t v = tp->int32_data[i];
@@ -200,6 +229,18 @@ static qcal_status tensor_from_proto(const Onnx__TensorProto *tp, const char *di
             return qcal_error_set(err, QCAL_E_CORRUPT, "tensor '%s': has %zu values, shape needs %zu",
                                   name, have, n);
         }
+    }
+    if (narrow) {
+        float *wide = calloc(n ? n : 1, sizeof *wide);
+        if (!wide) {
+            free(data);
+            return qcal_error_set(err, QCAL_E_NOMEM, "tensor '%s': out of memory", name);
+        }
+        widen_narrow(wide, data, n, narrow);
+        free(data);
+        data = (uint8_t *)wide;
+        t->dtype = QCAL_DT_FLOAT;
+        t->narrow = narrow;
     }
     t->data = data;
     t->kind = QCAL__T_CONST;
@@ -408,7 +449,8 @@ static qcal_status set_declared_input(qcal__tensor *t, const Onnx__ValueInfoProt
                        d->dim_value > 0) ? d->dim_value : -1;
         }
     }
-    t->dtype = (qcal_dtype)tt->elem_type;
+    t->dtype = qcal__dtype_held((qcal_dtype)tt->elem_type);
+    t->narrow = dtype_is_narrow(tt->elem_type) ? (qcal_dtype)tt->elem_type : QCAL_DT_UNDEFINED;
     t->rank = rank;
     for (int i = 0; i < rank; i++)
         t->dims[i] = dims[i];
@@ -474,6 +516,14 @@ out:
     return st;
 }
 
+/* A float16/bfloat16 input, output, initializer or Constant makes the model a half-precision
+ * one (DESIGN.md: float16 models run in float32; inspect notes it). */
+static void note_source_dtype(qcal__graph *g, int32_t dt)
+{
+    if (dtype_is_narrow(dt) && g->source_dtype == QCAL_DT_FLOAT)
+        g->source_dtype = (qcal_dtype)dt;
+}
+
 static qcal_status build_graph(qcal__graph *g, const Onnx__ModelProto *mp, qcal_error *err)
 {
     const Onnx__GraphProto *gp = mp->graph;
@@ -501,6 +551,7 @@ static qcal_status build_graph(qcal__graph *g, const Onnx__ModelProto *mp, qcal_
         return qcal_error_set(err, QCAL_E_UNSUPPORTED, "%s: opset %d (at most %d supported)",
                               g->path, default_opset, MAX_OPSET);
     g->opset = default_opset;
+    g->source_dtype = QCAL_DT_FLOAT;
 
     total = gp->n_initializer + gp->n_input + 8;
     for (size_t i = 0; i < gp->n_node; i++)
@@ -535,6 +586,7 @@ static qcal_status build_graph(qcal__graph *g, const Onnx__ModelProto *mp, qcal_
         if (st != QCAL_OK)
             goto out;
         t->initializer = true;
+        note_source_dtype(g, tp->data_type);
         map_put(&map, t);
     }
     g->inputs = calloc(gp->n_input + 1, sizeof *g->inputs);
@@ -554,6 +606,9 @@ static qcal_status build_graph(qcal__graph *g, const Onnx__ModelProto *mp, qcal_
             goto out;
         }
         t->kind = QCAL__T_INPUT;
+        if (vi->type && vi->type->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE &&
+            vi->type->tensor_type)
+            note_source_dtype(g, vi->type->tensor_type->elem_type);
         st = set_declared_input(t, vi, err);
         if (st == QCAL_E_UNSUPPORTED) {
             unsupported_add(&uns, err ? err->msg : "input type");
@@ -620,6 +675,8 @@ static qcal_status build_graph(qcal__graph *g, const Onnx__ModelProto *mp, qcal_
                 qcal_error_prefix(err, g->path);
                 goto out;
             }
+            if (np->attribute[k]->t)
+                note_source_dtype(g, np->attribute[k]->t->data_type);
         }
     }
     /* Second pass: inputs and kernels. */
@@ -663,6 +720,9 @@ static qcal_status build_graph(qcal__graph *g, const Onnx__ModelProto *mp, qcal_
     }
     for (size_t i = 0; i < gp->n_output; i++) {
         const Onnx__TypeProto *tp = gp->output[i]->type;
+        if (tp && tp->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE && tp->tensor_type &&
+            tp->tensor_type->has_elem_type)
+            note_source_dtype(g, tp->tensor_type->elem_type);
         if (tp && tp->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE && tp->tensor_type &&
             tp->tensor_type->has_elem_type && !dtype_supported(tp->tensor_type->elem_type)) {
             char what[160];

@@ -18,58 +18,6 @@ typedef struct num {
     uint64_t u; /* NUM_UINT: uint64 */
 } num;
 
-/* IEEE half to double (exact). */
-static double f16_to_f64(uint16_t h)
-{
-    int e = (h >> 10) & 0x1f, m = h & 0x3ff;
-    double v;
-
-    if (e == 0)
-        v = ldexp((double)m, -24);
-    else if (e == 31)
-        v = m ? (double)NAN : (double)INFINITY;
-    else
-        v = ldexp((double)(m | 0x400), e - 25);
-    return (h & 0x8000) ? -v : v;
-}
-
-/*
- * Double to IEEE half, rounding to nearest even once (float32 inputs are widened to double
- * first, exactly, so float -> half is also correctly rounded). A half value is q * 2^(max(e, 1)
- * - 25) with e the biased half exponent, so q is the double's 53-bit significand shifted right;
- * a carry out of q moves into the exponent (and to infinity) by itself.
- */
-static uint16_t f64_to_f16(double x)
-{
-    uint64_t b, m, q, rem, half;
-    uint32_t bits;
-    uint16_t sign;
-    int exp, e, s;
-
-    memcpy(&b, &x, sizeof b);
-    sign = (uint16_t)((b >> 48) & 0x8000u);
-    exp = (int)((b >> 52) & 0x7ff);
-    m = b & 0xfffffffffffffull;
-    if (exp == 0x7ff)
-        return (uint16_t)(sign | 0x7c00u | (m ? 0x200u : 0u));
-    e = exp - 1008;
-    if (e >= 31)
-        return (uint16_t)(sign | 0x7c00u);
-    if (e < -10)
-        return sign;
-    m |= 1ull << 52;
-    s = e >= 1 ? 42 : 43 - e;
-    q = m >> s;
-    rem = m & ((1ull << s) - 1);
-    half = 1ull << (s - 1);
-    if (rem > half || (rem == half && (q & 1)))
-        q++;
-    bits = e >= 1 ? ((uint32_t)(e - 1) << 10) + (uint32_t)q : (uint32_t)q;
-    if (bits >= 0x7c00u)
-        bits = 0x7c00u;
-    return (uint16_t)(sign | bits);
-}
-
 /* Double to float with overflow to +-inf spelled out (C leaves out-of-range conversion
  * undefined); values at or beyond the midpoint above FLT_MAX round to infinity. */
 static float f64_to_f32(double d)
@@ -88,13 +36,6 @@ static num load(const void *src, qcal_dtype dt)
     switch (dt) {
     case QCAL_DT_FLOAT: { float f; memcpy(&f, src, 4); v.kind = NUM_FLOAT; v.f = (double)f; break; }
     case QCAL_DT_DOUBLE: memcpy(&v.f, src, 8); v.kind = NUM_FLOAT; break;
-    case QCAL_DT_FLOAT16: {
-        uint16_t h;
-        memcpy(&h, src, 2);
-        v.kind = NUM_FLOAT;
-        v.f = f16_to_f64(h);
-        break;
-    }
     case QCAL_DT_BOOL: v.i = *(const uint8_t *)src != 0; break;
     case QCAL_DT_UINT8: v.i = *(const uint8_t *)src; break;
     case QCAL_DT_INT8: { int8_t x; memcpy(&x, src, 1); v.i = x; break; }
@@ -174,11 +115,6 @@ static void store(void *dst, qcal_dtype dt, num v)
         memcpy(dst, &d, 8);
         return;
     }
-    case QCAL_DT_FLOAT16: {
-        uint16_t h = f64_to_f16(as_double(v));
-        memcpy(dst, &h, 2);
-        return;
-    }
     case QCAL_DT_BOOL:
         *(uint8_t *)dst = v.kind == NUM_FLOAT ? v.f != 0.0 : (v.kind == NUM_INT ? v.i != 0
                                                                                 : v.u != 0);
@@ -204,7 +140,7 @@ static void store(void *dst, qcal_dtype dt, num v)
 bool qcal__cast_supported(qcal_dtype dt)
 {
     switch (dt) {
-    case QCAL_DT_FLOAT: case QCAL_DT_DOUBLE: case QCAL_DT_FLOAT16: case QCAL_DT_BOOL:
+    case QCAL_DT_FLOAT: case QCAL_DT_DOUBLE: case QCAL_DT_BOOL:
     case QCAL_DT_INT8: case QCAL_DT_INT16: case QCAL_DT_INT32: case QCAL_DT_INT64:
     case QCAL_DT_UINT8: case QCAL_DT_UINT16: case QCAL_DT_UINT32: case QCAL_DT_UINT64:
         return true;
@@ -226,6 +162,7 @@ static int dtype_from_name(const char *s)
         { "UINT16", QCAL_DT_UINT16 }, { "INT16", QCAL_DT_INT16 },   { "INT32", QCAL_DT_INT32 },
         { "INT64", QCAL_DT_INT64 },   { "STRING", QCAL_DT_STRING }, { "BOOL", QCAL_DT_BOOL },
         { "FLOAT16", QCAL_DT_FLOAT16 }, { "DOUBLE", QCAL_DT_DOUBLE },
+        { "BFLOAT16", QCAL_DT_BFLOAT16 },
         { "UINT32", QCAL_DT_UINT32 }, { "UINT64", QCAL_DT_UINT64 },
     };
 
@@ -239,30 +176,33 @@ static int dtype_from_name(const char *s)
     return -1;
 }
 
-/* Names a dtype code for messages, including codes qcal has no enum value for. */
-static const char *code_name(int64_t code)
-{
-    switch (code) {
-    case 16: return "bfloat16";
-    case 14: return "complex64";
-    case 15: return "complex128";
-    default: return qcal_dtype_name((qcal_dtype)code);
-    }
-}
-
-static qcal_status cast_to(qcal__node *n, int64_t to, qcal_error *err)
+/*
+ * Output type of a Cast to the ONNX type code `to`. float16 and bfloat16 are held as float32
+ * (DESIGN.md): the output is float32 whose values run rounds to the narrow type (out->narrow);
+ * a cast to float32 or float64 marks the output full precision (narrow QCAL_DT_FLOAT).
+ */
+static qcal_status cast_to(qcal__node *n, int64_t to, qcal_dtype narrow, qcal_error *err)
 {
     const qcal__tensor *x = n->in[0];
+    qcal_status st;
 
     if (n->n_out < 1 || !n->out[0])
         return qcal__node_error(err, n, QCAL_E_INVALID, "output 0 is missing");
     if (!qcal__cast_supported(x->dtype))
         return qcal__node_error(err, n, QCAL_E_UNSUPPORTED, "cast from %s is not supported",
                                 qcal_dtype_name(x->dtype));
+    if (to == QCAL_DT_FLOAT16 || to == QCAL_DT_BFLOAT16) {
+        narrow = (qcal_dtype)to;
+        to = QCAL_DT_FLOAT;
+    }
     if (to < 0 || to > 64 || !qcal__cast_supported((qcal_dtype)to))
         return qcal__node_error(err, n, QCAL_E_UNSUPPORTED, "cast to %s (type %lld) is not "
-                                "supported", code_name(to), (long long)to);
-    return qcal__tensor_set_shape(n->out[0], (qcal_dtype)to, x->rank, x->dims, err);
+                                "supported", qcal_dtype_name((qcal_dtype)to), (long long)to);
+    st = qcal__tensor_set_shape(n->out[0], (qcal_dtype)to, x->rank, x->dims, err);
+    if (st == QCAL_OK)
+        n->out[0]->narrow = to == QCAL_DT_FLOAT && narrow != QCAL_DT_UNDEFINED ? narrow
+                                                                            : QCAL_DT_FLOAT;
+    return st;
 }
 
 /* ONNX Cast-1 ('to' string), Cast-6/9/13 ('to' code). */
@@ -285,17 +225,23 @@ qcal_status qcal__cast_infer(qcal__node *n, qcal_error *err)
     } else {
         return qcal__node_error(err, n, QCAL_E_INVALID, "attribute 'to' is missing");
     }
-    return cast_to(n, to, err);
+    return cast_to(n, to, QCAL_DT_UNDEFINED, err);
 }
 
-/* ONNX CastLike-15: the target type is input 1's. */
+/* ONNX CastLike-15: the target type is input 1's (with its float16/bfloat16 precision). */
 qcal_status qcal__castlike_infer(qcal__node *n, qcal_error *err)
 {
     qcal_status st = qcal__check_inputs(n, 2, 2, err);
 
     if (st != QCAL_OK)
         return st;
-    return cast_to(n, (int64_t)n->in[1]->dtype, err);
+    return cast_to(n, (int64_t)n->in[1]->dtype,
+                   n->in[1]->dtype == QCAL_DT_FLOAT &&
+                           (n->in[1]->narrow == QCAL_DT_FLOAT16 ||
+                            n->in[1]->narrow == QCAL_DT_BFLOAT16)
+                       ? n->in[1]->narrow
+                       : QCAL_DT_UNDEFINED,
+                   err);
 }
 
 void qcal__cast_run(const qcal__node *n, void *scratch)
@@ -307,6 +253,15 @@ void qcal__cast_run(const qcal__node *n, void *scratch)
     const size_t ss = qcal_dtype_size(x->dtype), ds = qcal_dtype_size(y->dtype);
 
     (void)scratch;
+    if (y->narrow == QCAL_DT_FLOAT16 || y->narrow == QCAL_DT_BFLOAT16) {
+        /* Rounded once from the exact source value (a double holds every source exactly but
+         * 64-bit integers; those round once to double first, as numpy's astype does). */
+        for (size_t i = 0; i < x->nelem; i++) {
+            float f = qcal__round_narrow(as_double(load(s + i * ss, x->dtype)), y->narrow);
+            memcpy(d + i * ds, &f, sizeof f);
+        }
+        return;
+    }
     if (x->dtype == y->dtype) {
         if (x->nelem)
             memcpy(d, s, x->nelem * ss);

@@ -151,6 +151,60 @@ static void tensor_clear(qcal__tensor *t)
     memset(t, 0, sizeof *t);
 }
 
+/*
+ * Tests whose reference data contradicts the ONNX specification. Such a test still runs; when it
+ * fails it is reported as a skip with this reason (README: Tests), when it passes it counts as
+ * passed. ONNX Runtime's backend runner excludes the same tests.
+ */
+static const struct bad_reference {
+    const char *test;
+    const char *why;
+} BAD_REFERENCES[] = {
+    { "test_cast_FLOAT_to_BFLOAT16", "the reference truncates to bfloat16; Cast rounds to nearest "
+      "even (ONNX issues 3876, 5004)" },
+    { "test_castlike_FLOAT_to_BFLOAT16", "the reference truncates to bfloat16; CastLike rounds "
+      "to nearest even (ONNX issues 3876, 5004); ONNX 1.12's data also gives 'like' shape [1] for "
+      "an input declared [3, 4]" },
+    { "test_castlike_FLOAT_to_BFLOAT16_expanded", "the reference truncates to bfloat16; Cast "
+      "rounds to nearest even (ONNX issues 3876, 5004); ONNX 1.12's data also gives 'like' shape "
+      "[1] for an input declared [3, 4]" },
+    { "test_castlike_BFLOAT16_to_FLOAT", "ONNX 1.12's data gives 'like' shape [1] for an input "
+      "declared [3, 4] (fixed in ONNX 1.17)" },
+    { "test_castlike_BFLOAT16_to_FLOAT_expanded", "ONNX 1.12's data gives 'like' shape [1] for an "
+      "input declared [3, 4] (fixed in ONNX 1.17)" },
+};
+
+static const char *bad_reference(const char *test)
+{
+    for (size_t i = 0; i < sizeof BAD_REFERENCES / sizeof BAD_REFERENCES[0]; i++)
+        if (strcmp(BAD_REFERENCES[i].test, test) == 0)
+            return BAD_REFERENCES[i].why;
+    return NULL;
+}
+
+/* The file's element type of the tensor named name (QCAL_DT_UNDEFINED if absent). */
+static qcal_dtype source_dtype_of(const qcal_model *m, const char *name)
+{
+    for (size_t i = 0; name && i < qcal_model_n_tensors(m); i++)
+        if (strcmp(qcal_model_tensor(m, i).name, name) == 0)
+            return qcal_model_tensor_source_dtype(m, i);
+    return QCAL_DT_UNDEFINED;
+}
+
+/* Reinterprets a uint16 tensor of bfloat16 bit patterns as the float32 values qcal holds. */
+static void bf16_bits_to_float(qcal__tensor *t)
+{
+    float *f;
+
+    if (t->dtype != QCAL_DT_UINT16 || !(f = malloc((t->nelem ? t->nelem : 1) * sizeof *f)))
+        return;
+    for (size_t i = 0; i < t->nelem; i++)
+        f[i] = qcal__bfloat16_to_float(((const uint16_t *)t->data)[i]);
+    free(t->data);
+    t->data = f;
+    t->dtype = QCAL_DT_FLOAT;
+}
+
 /* Runs every data set of one test. Returns 1 pass, 0 fail, -1 skip; why gets the reason. */
 static int run_test(const char *dir, char *why, size_t wlen)
 {
@@ -186,6 +240,7 @@ static int run_test(const char *dir, char *why, size_t wlen)
 
         memset(in, 0, sizeof in);
         memset(out, 0, sizeof out);
+        /* ONNX's bfloat16 test data is stored as uint16 bit patterns (numpy has no bfloat16). */
         for (; nin < MAX_IO; nin++) {
             snprintf(path, sizeof path, "%s/%s/input_%zu.pb", dir, sets[s], nin);
             if (!file_exists(path))
@@ -195,6 +250,8 @@ static int run_test(const char *dir, char *why, size_t wlen)
                 result = 0;
                 break;
             }
+            if (source_dtype_of(m, qcal_model_input(m, nin).name) == QCAL_DT_BFLOAT16)
+                bf16_bits_to_float(&in[nin]);
             memset(&views[nin], 0, sizeof views[nin]);
             views[nin].name = in[nin].name;
             views[nin].dtype = in[nin].dtype;
@@ -229,6 +286,8 @@ static int run_test(const char *dir, char *why, size_t wlen)
         for (size_t k = 0; result == 1 && k < nout; k++) {
             qcal_tensor_view got = qcal_model_output(m, k);
             char what[400];
+            if (source_dtype_of(m, got.name) == QCAL_DT_BFLOAT16)
+                bf16_bits_to_float(&out[k]);
             if (!compare(&got, &out[k], what, sizeof what)) {
                 snprintf(why, wlen, "%s: %s", sets[s], what);
                 result = 0;
@@ -444,7 +503,16 @@ int main(int argc, char **argv)
             }
             snprintf(dir, sizeof dir, "%s/%s", base, tests[t]);
             r = run_test(dir, why, sizeof why);
-            if (r == -1 && !skip_is_documented(why)) {
+            if (r == 0 && bad_reference(tests[t])) {
+                char detail[1024];
+                snprintf(detail, sizeof detail, "%s", why);
+                snprintf(why, sizeof why, "bad reference data: %s (%.600s)",
+                         bad_reference(tests[t]), detail);
+                r = -2;
+            }
+            if (r == -2) {
+                r = -1;
+            } else if (r == -1 && !skip_is_documented(why)) {
                 r = 0;
                 strncat(why, " [not listed as unsupported in the README]",
                         sizeof why - strlen(why) - 1);
