@@ -6,6 +6,7 @@
  * match the statistics. Under mpirun, rank 0 does the work and the others wait.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,7 +122,7 @@ static qcal_status merge(const merge_opts *o, qcal_error *err)
             break;
         st = qcal_stats_merge(&dst, &src, err);
         if (st != QCAL_OK) {
-            char what[1024];
+            char what[2 * PATH_MAX + 32];
 
             snprintf(what, sizeof what, "cannot merge %s and %s", o->in[0], o->in[i]);
             qcal_error_prefix(err, what);

@@ -96,7 +96,7 @@ __attribute__((format(printf, 5, 6)))
 static qcal_status fail(job *j, qcal_status code, const yaml_node_t *n, const char *key,
                         const char *fmt, ...)
 {
-    char at[PATH_MAX + 64], what[sizeof j->err->msg];
+    char at[PATH_MAX + 64], what[PATH_MAX + 512];
     va_list ap;
 
     va_start(ap, fmt);
