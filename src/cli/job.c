@@ -332,7 +332,19 @@ static qcal_status apply_enc(job *j, qcal_cal_encoding *e, const char *name, con
                 st = qcal__cli_job_nomem(j);
         }
     } else if (!strcmp(name, "path") || !strcmp(name, "encodings")) {
-        if ((st = scalar(j, n, key, "a file name", &s)) == QCAL_OK) {
+        qcal_method m;
+        qcal_error ignored;
+        if (!strcmp(name, "encodings") && n->type != YAML_SCALAR_NODE)
+            return fail(j, QCAL_E_INVALID, n, key, "expected a list of encoding sets (- method: "
+                        "...) or an export file name, got %s", kind_name(n));
+        if ((st = scalar(j, n, key, "a file name", &s)) == QCAL_OK &&
+            qcal_enc_method_parse(s, &m, &ignored) == QCAL_OK)
+            /* `encodings: minmax` would write a file named minmax. */
+            return fail(j, QCAL_E_INVALID, n, key, "expected %s, got the method name '%s' (a "
+                        "set is written as a list: - method: %s)",
+                        !strcmp(name, "encodings") ? "a list of encoding sets or an export file "
+                                                     "name" : "an export file name", s, s);
+        if (st == QCAL_OK) {
             if (!(e->path = resolve(j, n, s)))
                 st = qcal__cli_job_nomem(j);
             else
@@ -688,6 +700,31 @@ static qcal_status check_job(job *j)
     return QCAL_OK;
 }
 
+/*
+ * YAML tags are refused (`out: !!int 5` must not quietly become a file named 5): a job file holds
+ * plain values, so every node must carry the default tag of its kind (an explicit !!str, !!seq
+ * or !!map is the default and accepted).
+ */
+static qcal_status check_tags(job *j)
+{
+    static const char PREFIX[] = "tag:yaml.org,2002:";
+
+    for (yaml_node_t *n = j->doc.nodes.start; n < j->doc.nodes.top; n++) {
+        const char *tag = (const char *)n->tag, *want;
+        want = n->type == YAML_SEQUENCE_NODE  ? YAML_SEQ_TAG
+               : n->type == YAML_MAPPING_NODE ? YAML_MAP_TAG
+                                              : YAML_STR_TAG;
+        if (!tag || !strcmp(tag, want))
+            continue;
+        if (!strncmp(tag, PREFIX, sizeof PREFIX - 1))
+            return fail(j, QCAL_E_INVALID, n, NULL, "YAML tag '!!%s' is not supported (job "
+                        "files take plain values; quote a string)", tag + sizeof PREFIX - 1);
+        return fail(j, QCAL_E_INVALID, n, NULL, "YAML tag '%s' is not supported (job files take "
+                    "plain values; quote a string)", tag);
+    }
+    return QCAL_OK;
+}
+
 /* Reads the document, merges the --set values and fills the options. */
 static qcal_status load(job *j, yaml_parser_t *parser, int nset, char *const *sets)
 {
@@ -714,7 +751,7 @@ static qcal_status load(job *j, yaml_parser_t *parser, int nset, char *const *se
     if (root->type != YAML_MAPPING_NODE)
         return fail(j, QCAL_E_INVALID, root, NULL, "expected a mapping of keys (model: ..., "
                     "data: ...), got %s", kind_name(root));
-    if ((st = check_keys(j, root, NULL)) != QCAL_OK)
+    if ((st = check_keys(j, root, NULL)) != QCAL_OK || (st = check_tags(j)) != QCAL_OK)
         return st;
     /* --set values replace the file's before anything is read. */
     if ((st = qcal__cli_job_apply_sets(j, nset, sets)) != QCAL_OK)

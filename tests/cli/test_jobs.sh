@@ -258,6 +258,35 @@ printf -- '- model: x.onnx\n' >"$E/notmap.yaml"
 expect_error notmap 1 "$E/notmap.yaml:1: expected a mapping of keys"
 printf '%s\n---\nbins: 8\n' "$HEAD" >"$E/twodocs.yaml"
 expect_error twodocs 1 "$E/twodocs.yaml:4: more than one YAML document"
+# Issue 10: a scalar where a list of sets is expected, YAML tags, and an export file that is
+# also the stats file (or another export, or the dump file) are errors; nothing is written.
+printf '%s\nencodings: minmax\n' "$HEAD" >"$E/encscalar.yaml"
+expect_error encscalar 1 "$E/encscalar.yaml:4: key 'encodings': expected a list of encoding sets .*'minmax'"
+printf '%s\nencodings: {method: minmax}\n' "$HEAD" >"$E/encmap.yaml"
+expect_error encmap 1 "$E/encmap.yaml:4: key 'encodings': expected a list of encoding sets .*got a mapping"
+printf '%s\nencodings:\n  - path: percentile\n' "$HEAD" >"$E/pathmethod.yaml"
+expect_error pathmethod 1 "$E/pathmethod.yaml:5: key 'encodings\\[0\\].path': expected an export file name, got the method name"
+printf 'model: %s\ndata: %s\nout: !!int 5\n' "$D/fmnist_cnn.onnx" "$J/list.txt" >"$E/tagint.yaml"
+expect_error tagint 1 "$E/tagint.yaml:3: YAML tag '!!int' is not supported"
+printf '%s\nbins: !!float 1024\n' "$HEAD" >"$E/tagfloat.yaml"
+expect_error tagfloat 1 "$E/tagfloat.yaml:4: YAML tag '!!float' is not supported"
+printf '%s\nencodings:\n  - !mine {method: minmax}\n' "$HEAD" >"$E/tagown.yaml"
+expect_error tagown 1 "$E/tagown.yaml:5: YAML tag '!mine' is not supported"
+printf '%s\nencodings: out/stats.h5\n' "$HEAD" >"$E/encout.yaml"
+expect_error encout 1 "$E/encout.yaml: calibrate: the export file .*out/stats.h5 of encoding set 0 is also the stats file"
+printf '%s\nencodings:\n  - method: minmax\n  - method: percentile\n    path: ./out/../out/stats.h5\n' \
+    "$HEAD" >"$E/encout2.yaml"
+expect_error encout2 1 "$E/encout2.yaml: calibrate: the export file .* of encoding set 1 is also the stats file"
+printf '%s\nencodings:\n  - path: out/e.json\n  - method: mse\n    path: out/./e.json\n' \
+    "$HEAD" >"$E/enctwice.yaml"
+expect_error enctwice 1 "$E/enctwice.yaml: calibrate: the export file .*e.json is written by encoding sets 0 and 1"
+printf '%s\ndump: conv\ndump-samples: 1\ndump-out: out/e.json\nencodings: out/e.json\n' \
+    "$HEAD" >"$E/encdump.yaml"
+expect_error encdump 1 "$E/encdump.yaml: calibrate: the export file .*e.json of encoding set 0 is also the dump file"
+# !!str is the default tag: accepted (the run then fails on its missing data, not on the tag).
+printf 'model: %s\ndata: !!str %s\nout: !!str out/stats.h5\nbins: !!str x\n' \
+    "$D/fmnist_cnn.onnx" "$J/list.txt" >"$E/tagstr.yaml"
+expect_error tagstr 1 "$E/tagstr.yaml:4: key 'bins': expected a whole number, got 'x'"
 cp "$E/noout.yaml" "$E/set.yaml"
 expect_error set 1 "--set bins=many: key 'bins': expected a whole number, got 'many'$" \
     --set out="$E/out/x.h5" --set bins=many

@@ -120,6 +120,15 @@ for kind in ${KINDS:-devnull fifo dir link}; do
 done
 [ -c /dev/null ] || bad "/dev/null is no longer a character device"
 
+# Two outputs naming one file (an export over the stats file) are refused before any work.
+"$Q" "${CAL[@]}" --data "$W/a.txt" -o "$W/same.h5" --encodings "$W/./same.h5" >"$W/log" 2>&1
+rc=$?
+if [ "$rc" -ne 1 ] || ! grep -q "^qcal: error: .*also the stats file" "$W/log" || [ -e "$W/same.h5" ]; then
+    bad "-o and --encodings on one file: exit $rc: $(cat "$W/log")"
+else
+    ok
+fi
+
 # Regular files, and a symlink to one, are still outputs.
 echo old >"$W/reg.h5"
 ln -sf "$W/reg.h5" "$W/reg_link.h5"
