@@ -18,6 +18,24 @@ qcal_status qcal__png_decode(const char *name, const unsigned char *buf, size_t 
 qcal_status qcal__jpeg_decode(const char *name, const unsigned char *buf, size_t len,
                               qcal_image *img, qcal_error *err);
 
+/* The default of QCAL_MAX_IMAGE_PIXELS, the largest width x height a decoder accepts. */
+#define QCAL__MAX_IMAGE_PIXELS_DEFAULT ((uint64_t)1 << 28)
+
+/*
+ * Checks an image header before any pixel buffer is allocated (checked 64-bit arithmetic):
+ * - the pixel data it declares, width x height x bits_per_pixel / 8 bytes, must fit in what
+ *   file_len bytes can expand to, file_len x ratio (PNG: 1032, deflate's largest ratio; JPEG:
+ *   1024): QCAL_E_CORRUPT "<name>: corrupt <fmt>: the header claims WxH pixels, more than the
+ *   N-byte file can hold", so a forged header is a bad file (skipped by --skip-bad), not an
+ *   allocation of gigabytes;
+ * - then width x height must be at most QCAL_MAX_IMAGE_PIXELS (environment, a whole number
+ *   >= 1; default 2^28): QCAL_E_UNSUPPORTED "<name>: <fmt> image of WxH pixels exceeds
+ *   QCAL_MAX_IMAGE_PIXELS=N". A malformed setting is QCAL_E_INVALID.
+ */
+qcal_status qcal__image_check_size(const char *name, const char *fmt, uint64_t width,
+                                   uint64_t height, unsigned bits_per_pixel, size_t file_len,
+                                   unsigned ratio, qcal_error *err);
+
 /* A parsed .npy header: shape and where the float32 data starts. */
 typedef struct qcal__npy_header {
     int rank;

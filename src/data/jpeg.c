@@ -25,6 +25,8 @@ typedef struct jpeg_ctx {
     unsigned char *pixels;
     int width, height, channels;
     qcal_status st;
+    const char *name;
+    qcal_error *err; /* filled directly by a failure of the size check (return 3) */
 } jpeg_ctx;
 
 static void on_error_exit(j_common_ptr cinfo)
@@ -65,7 +67,8 @@ static void on_emit_message(j_common_ptr cinfo, int msg_level)
         on_error_exit(cinfo);
 }
 
-/* Every libjpeg call happens here. 0: success; 1: libjpeg error (c->msg); 2: ours (c->st). */
+/* Every libjpeg call happens here. 0: success; 1: libjpeg error (c->msg); 2: ours (c->st);
+ * 3: the header fails the size check (c->st, c->err). */
 static int decode_guarded(jpeg_ctx *c, const unsigned char *buf, size_t len)
 {
     struct jpeg_decompress_struct *ci = &c->cinfo;
@@ -77,6 +80,13 @@ static int decode_guarded(jpeg_ctx *c, const unsigned char *buf, size_t len)
     c->created = true;
     jpeg_mem_src(ci, buf, (unsigned long)len);
     jpeg_read_header(ci, TRUE);
+    /* Before anything is sized by the header: every 8x8 block of the full-resolution component
+     * takes at least one bit (a 1-bit DC code), so a file of n bytes holds at most 512 n pixels;
+     * 1024 n leaves room. */
+    c->st = qcal__image_check_size(c->name, "JPEG", ci->image_width, ci->image_height, 8, len,
+                                   1024, c->err);
+    if (c->st != QCAL_OK)
+        return 3;
     if (ci->jpeg_color_space == JCS_CMYK || ci->jpeg_color_space == JCS_YCCK) {
         c->st = QCAL_E_UNSUPPORTED;
         snprintf(c->msg, sizeof c->msg, "CMYK/YCCK JPEGs are not supported");
@@ -127,6 +137,8 @@ qcal_status qcal__jpeg_decode(const char *name, const unsigned char *buf, size_t
     c = calloc(1, sizeof *c);
     if (!c)
         return qcal_error_set(err, QCAL_E_NOMEM, "%s: out of memory", name);
+    c->name = name;
+    c->err = err;
     c->cinfo.err = jpeg_std_error(&c->mgr);
     c->mgr.error_exit = on_error_exit;
     c->mgr.output_message = on_output_message;
@@ -136,6 +148,8 @@ qcal_status qcal__jpeg_decode(const char *name, const unsigned char *buf, size_t
         st = qcal_error_set(err, QCAL_E_CORRUPT, "%s: corrupt JPEG: %s", name, c->msg);
     else if (rc == 2)
         st = qcal_error_set(err, c->st, "%s: JPEG: %s", name, c->msg);
+    else if (rc == 3)
+        st = c->st;
     if (st == QCAL_OK) {
         img->width = c->width;
         img->height = c->height;

@@ -115,6 +115,10 @@ qcal_status qcal__npy_parse(const char *name, const unsigned char *buf, size_t l
     memset(h, 0, sizeof *h);
     if (len < 10 || memcmp(buf, "\x93NUMPY", 6) != 0)
         return qcal_error_set(err, QCAL_E_CORRUPT, "%s: not a .npy file (bad magic)", name);
+    /* numpy.lib.format defines exactly 1.0, 2.0 and 3.0. */
+    if (buf[7] != 0 || buf[6] < 1 || buf[6] > 3)
+        return qcal_error_set(err, QCAL_E_UNSUPPORTED, "%s: .npy format version %d.%d (known: "
+                              "1.0, 2.0, 3.0)", name, buf[6], buf[7]);
     if (buf[6] == 1) {
         hlen = (size_t)buf[8] | (size_t)buf[9] << 8;
         start = 10;
@@ -138,16 +142,20 @@ qcal_status qcal__npy_parse(const char *name, const unsigned char *buf, size_t l
         if (!parse_str(&c, key, sizeof key) || !eat(&c, ':'))
             goto bad;
         if (strcmp(key, "descr") == 0) {
-            if (!parse_str(&c, descr, sizeof descr))
+            if (have_descr || !parse_str(&c, descr, sizeof descr))
                 goto bad;
             have_descr = true;
         } else if (strcmp(key, "fortran_order") == 0) {
+            if (have_order)
+                goto bad;
             if (parse_word(&c, "True"))
                 fortran = true;
             else if (!parse_word(&c, "False"))
                 goto bad;
             have_order = true;
         } else if (strcmp(key, "shape") == 0) {
+            if (have_shape)
+                goto bad;
             if (!parse_shape(&c, h, &too_many)) {
                 if (too_many)
                     return qcal_error_set(err, QCAL_E_UNSUPPORTED,
@@ -166,6 +174,11 @@ qcal_status qcal__npy_parse(const char *name, const unsigned char *buf, size_t l
         }
     }
     if (!have_descr || !have_order || !have_shape)
+        goto bad;
+    /* After the dict: only the padding spaces, then the '\n' that ends every header. */
+    while (c.p < c.end && *c.p == ' ')
+        c.p++;
+    if (c.end - c.p != 1 || *c.p != '\n')
         goto bad;
     if (strcmp(descr, "<f4") != 0)
         return qcal_error_set(err, QCAL_E_UNSUPPORTED,

@@ -23,6 +23,7 @@ typedef struct png_ctx {
     unsigned char *pixels;
     int width, height, channels, depth;
     qcal_status st; /* set before a plain (non-libpng) failure return */
+    qcal_error *err; /* filled directly by a failure of the size check (return 3) */
 } png_ctx;
 
 static void on_error(png_structp png, png_const_charp msg)
@@ -58,7 +59,7 @@ static bool host_is_little_endian(void)
 }
 
 /* Every libpng call happens here. Returns 0 on success, 1 after a libpng error (c->msg), 2 on
- * an error of ours (c->st, c->msg). */
+ * an error of ours (c->st, c->msg), 3 when the header fails the size check (c->st, c->err). */
 static int decode_guarded(png_ctx *c)
 {
     png_uint_32 w, h;
@@ -70,6 +71,13 @@ static int decode_guarded(png_ctx *c)
     png_set_read_fn(c->png, c, on_read);
     png_read_info(c->png, c->info);
     png_get_IHDR(c->png, c->info, &w, &h, &depth, &color, &interlace, NULL, NULL);
+    /* Before anything is sized by the header: the pixel data it declares (at its coded depth)
+     * must fit in what the file's deflate streams can expand to. */
+    c->st = qcal__image_check_size(c->name, "PNG", w, h,
+                                   (unsigned)depth * png_get_channels(c->png, c->info), c->len,
+                                   1032, c->err);
+    if (c->st != QCAL_OK)
+        return 3;
     /* Transforms: everything becomes 8- or 16-bit gray, gray+alpha, RGB or RGBA samples. */
     if (color == PNG_COLOR_TYPE_PALETTE)
         png_set_palette_to_rgb(c->png);
@@ -131,6 +139,7 @@ qcal_status qcal__png_decode(const char *name, const unsigned char *buf, size_t 
     c->name = name;
     c->buf = buf;
     c->len = len;
+    c->err = err;
     c->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, c, on_error, on_warning);
     if (c->png)
         c->info = png_create_info_struct(c->png);
@@ -145,6 +154,10 @@ qcal_status qcal__png_decode(const char *name, const unsigned char *buf, size_t 
     }
     if (rc == 2) {
         st = qcal_error_set(err, c->st, "%s: PNG: %s", name, c->msg);
+        goto out;
+    }
+    if (rc == 3) {
+        st = c->st;
         goto out;
     }
     img->width = c->width;

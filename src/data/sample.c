@@ -78,6 +78,55 @@ out:
     return st;
 }
 
+/* QCAL_MAX_IMAGE_PIXELS, parsed strictly; false when it is set but not a whole number >= 1. */
+static bool max_image_pixels(uint64_t *out)
+{
+    const char *s = getenv("QCAL_MAX_IMAGE_PIXELS");
+    char *end;
+    unsigned long long v;
+
+    *out = QCAL__MAX_IMAGE_PIXELS_DEFAULT;
+    if (!s || !*s)
+        return true;
+    if (*s < '0' || *s > '9')
+        return false;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno || *end || v == 0)
+        return false;
+    *out = (uint64_t)v;
+    return true;
+}
+
+qcal_status qcal__image_check_size(const char *name, const char *fmt, uint64_t width,
+                                   uint64_t height, unsigned bits_per_pixel, size_t file_len,
+                                   unsigned ratio, qcal_error *err)
+{
+    uint64_t limit, pixels, bytes, room;
+    bool big;
+
+    if (!max_image_pixels(&limit))
+        return qcal_error_set(err, QCAL_E_INVALID, "QCAL_MAX_IMAGE_PIXELS='%s': expected a "
+                              "whole number of pixels >= 1", getenv("QCAL_MAX_IMAGE_PIXELS"));
+    big = height != 0 && width > UINT64_MAX / height;
+    pixels = big ? UINT64_MAX : width * height;
+    bytes = big || (bits_per_pixel && pixels > UINT64_MAX / bits_per_pixel)
+                ? UINT64_MAX
+                : (pixels * bits_per_pixel + 7) / 8;
+    room = (uint64_t)file_len > UINT64_MAX / ratio ? UINT64_MAX : (uint64_t)file_len * ratio;
+    /* A forged header first (a corrupt file), then a real image above the maximum. */
+    if (bytes > room)
+        return qcal_error_set(err, QCAL_E_CORRUPT, "%s: corrupt %s: the header claims %llux%llu "
+                              "pixels, more than the %zu-byte file can hold", name, fmt,
+                              (unsigned long long)width, (unsigned long long)height, file_len);
+    if (pixels > limit)
+        return qcal_error_set(err, QCAL_E_UNSUPPORTED, "%s: %s image of %llux%llu pixels "
+                              "exceeds QCAL_MAX_IMAGE_PIXELS=%llu", name, fmt,
+                              (unsigned long long)width, (unsigned long long)height,
+                              (unsigned long long)limit);
+    return QCAL_OK;
+}
+
 void qcal__data_f32_from_le(const unsigned char *src, size_t n, float *out)
 {
     for (size_t i = 0; i < n; i++) {

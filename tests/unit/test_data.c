@@ -5,11 +5,14 @@
  * (default data/img, relative to tests/).
  */
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "data/data.h"
 #include "qcal/data.h"
 #include "qtest.h"
 
@@ -204,7 +207,203 @@ static void test_jpeg(void)
     check_jpeg("prog.JPEG", "prog_jpg_ref.npy", 3);
 }
 
+/* ---- size limits of forged headers (issue 10) ---------------------------------------------- */
+
+static uint32_t crc32_of(const unsigned char *p, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+    }
+    return c ^ 0xFFFFFFFFu;
+}
+
+static size_t put_be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+    return 4;
+}
+
+/* One PNG chunk (length, type, data, CRC) at out; returns its size. */
+static size_t put_chunk(unsigned char *out, const char *type, const unsigned char *data,
+                        size_t n)
+{
+    size_t k = put_be32(out, (uint32_t)n);
+    memcpy(out + k, type, 4);
+    memcpy(out + k + 4, data, n);
+    return k + 4 + n + put_be32(out + k + 4 + n, crc32_of(out + k, n + 4));
+}
+
+/* A PNG whose IHDR says w x h (8-bit gray) followed by a few bytes of deflate data. */
+static size_t forged_png(unsigned char *out, uint32_t w, uint32_t h)
+{
+    static const unsigned char idat[] = { 0x78, 0x9c, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01 };
+    unsigned char ihdr[13] = { 0 };
+    size_t n = 0;
+
+    memcpy(out, "\x89PNG\r\n\x1a\n", 8);
+    n = 8;
+    put_be32(ihdr, w);
+    put_be32(ihdr + 4, h);
+    ihdr[8] = 8; /* depth */
+    ihdr[9] = 0; /* gray */
+    n += put_chunk(out + n, "IHDR", ihdr, sizeof ihdr);
+    n += put_chunk(out + n, "IDAT", idat, sizeof idat);
+    n += put_chunk(out + n, "IEND", NULL, 0);
+    return n;
+}
+
+static void test_forged_sizes(void)
+{
+    unsigned char png[128], *jpg = NULL;
+    size_t n, jlen = 0;
+    qcal_image img;
+    qcal_error err = { 0 };
+    float out[28 * 28];
+    const int64_t dims[4] = { 1, 1, 28, 28 };
+
+    /* 100000 x 100000 pixels from 9 bytes of deflate data: corrupt, nothing allocated. */
+    n = forged_png(png, 100000, 100000);
+    QT_EQ_I64(qcal_image_decode("huge.png", png, n, &img, &err), QCAL_E_CORRUPT);
+    QT_TRUE(contains(err.msg, "huge.png: corrupt PNG: the header claims 100000x100000 pixels"));
+    QT_TRUE(img.data == NULL);
+    /* 16384 x 16384 (2^28 pixels, the default maximum) still needs a bigger file. */
+    n = forged_png(png, 16384, 16384);
+    QT_EQ_I64(qcal_image_decode("max.png", png, n, &img, &err), QCAL_E_CORRUPT);
+    /* Above the maximum: unsupported, naming the setting (a 30000 x 30000 header with enough
+     * bytes behind it to pass the ratio check). */
+    n = forged_png(png, 30000, 30000);
+    {
+        static unsigned char bigfile[1 << 20];
+        memcpy(bigfile, png, n);
+        n = sizeof bigfile;
+        QT_EQ_I64(qcal_image_decode("big.png", bigfile, n, &img, &err), QCAL_E_UNSUPPORTED);
+    }
+    QT_TRUE(contains(err.msg, "QCAL_MAX_IMAGE_PIXELS=268435456"));
+    /* A small header with too little data is still decoded and found truncated by libpng. */
+    n = forged_png(png, 4, 4);
+    QT_EQ_I64(qcal_image_decode("small.png", png, n, &img, &err), QCAL_E_CORRUPT);
+    QT_TRUE(contains(err.msg, "small.png: corrupt PNG:") && !contains(err.msg, "claims"));
+
+    /* QCAL_MAX_IMAGE_PIXELS lowers the maximum (28 x 28 = 784 pixels); a bad value is an
+     * error. */
+    setenv("QCAL_MAX_IMAGE_PIXELS", "783", 1);
+    QT_EQ_I64(qcal_image_load(fixture("fmnist_calib_00000.png"), &img, &err),
+              QCAL_E_UNSUPPORTED);
+    QT_TRUE(contains(err.msg, "28x28 pixels exceeds QCAL_MAX_IMAGE_PIXELS=783"));
+    QT_EQ_I64(qcal_data_load_sample(fixture("fmnist_calib_00000.png"), dims, 4, NULL, out, &err),
+              QCAL_E_UNSUPPORTED);
+    setenv("QCAL_MAX_IMAGE_PIXELS", "246", 1); /* rgb.jpg: 19 x 13 = 247 */
+    QT_EQ_I64(qcal_image_load(fixture("rgb.jpg"), &img, &err), QCAL_E_UNSUPPORTED);
+    QT_TRUE(contains(err.msg, "JPEG image of 19x13 pixels exceeds"));
+    setenv("QCAL_MAX_IMAGE_PIXELS", "247", 1);
+    QT_OK(qcal_image_load(fixture("rgb.jpg"), &img, &err));
+    qcal_image_fini(&img);
+    setenv("QCAL_MAX_IMAGE_PIXELS", "784", 1);
+    QT_OK(qcal_image_load(fixture("fmnist_calib_00000.png"), &img, &err));
+    qcal_image_fini(&img);
+    setenv("QCAL_MAX_IMAGE_PIXELS", "12x", 1);
+    QT_EQ_I64(qcal_image_load(fixture("fmnist_calib_00000.png"), &img, &err), QCAL_E_INVALID);
+    QT_TRUE(contains(err.msg, "QCAL_MAX_IMAGE_PIXELS='12x'"));
+    setenv("QCAL_MAX_IMAGE_PIXELS", "-1", 1);
+    QT_EQ_I64(qcal_image_load(fixture("fmnist_calib_00000.png"), &img, &err), QCAL_E_INVALID);
+    unsetenv("QCAL_MAX_IMAGE_PIXELS");
+
+    /* A real JPEG whose frame header is patched to 60000 x 60000. */
+    {
+        FILE *fp = fopen(fixture("rgb.jpg"), "rb");
+        long len = -1;
+        if (fp && fseek(fp, 0, SEEK_END) == 0)
+            len = ftell(fp);
+        if (fp && len > 0 && fseek(fp, 0, SEEK_SET) == 0 && (jpg = malloc((size_t)len)) &&
+            fread(jpg, 1, (size_t)len, fp) == (size_t)len)
+            jlen = (size_t)len;
+        if (fp)
+            fclose(fp);
+    }
+    QT_TRUE(jlen > 0);
+    for (size_t i = 0; i + 9 < jlen; i++) {
+        if (jpg[i] == 0xFF && (jpg[i + 1] == 0xC0 || jpg[i + 1] == 0xC2)) {
+            jpg[i + 5] = 0xEA; /* height 60000 = 0xEA60 */
+            jpg[i + 6] = 0x60;
+            jpg[i + 7] = 0xEA; /* width */
+            jpg[i + 8] = 0x60;
+            QT_EQ_I64(qcal_image_decode("huge.jpg", jpg, jlen, &img, &err), QCAL_E_CORRUPT);
+            QT_TRUE(contains(err.msg, "huge.jpg: corrupt JPEG: the header claims 60000x60000"));
+            QT_TRUE(img.data == NULL);
+            break;
+        }
+    }
+    free(jpg);
+}
+
 /* ---- npy / raw ---------------------------------------------------------------------------- */
+
+/* A .npy of version major.minor with header text hdr (padded by the caller) and nbytes of data. */
+static size_t make_npy(unsigned char *out, int major, int minor, const char *hdr, size_t nbytes)
+{
+    size_t hl = strlen(hdr), start = major == 1 ? 10 : 12;
+
+    memcpy(out, "\x93NUMPY", 6);
+    out[6] = (unsigned char)major;
+    out[7] = (unsigned char)minor;
+    out[8] = (unsigned char)(hl & 0xFF);
+    out[9] = (unsigned char)(hl >> 8);
+    if (major != 1)
+        out[10] = out[11] = 0;
+    memcpy(out + start, hdr, hl);
+    memset(out + start + hl, 0, nbytes);
+    return start + hl + nbytes;
+}
+
+static void test_npy_strict(void)
+{
+    static const char GOOD[] = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }   \n";
+    unsigned char buf[256];
+    qcal__npy_header h;
+    qcal_error err = { 0 };
+    size_t n;
+
+    n = make_npy(buf, 1, 0, GOOD, 8);
+    QT_OK(qcal__npy_parse("a.npy", buf, n, &h, &err));
+    n = make_npy(buf, 2, 0, GOOD, 8);
+    QT_OK(qcal__npy_parse("a.npy", buf, n, &h, &err));
+    n = make_npy(buf, 3, 0, GOOD, 8);
+    QT_OK(qcal__npy_parse("a.npy", buf, n, &h, &err));
+    /* Only 1.0, 2.0 and 3.0 exist. */
+    n = make_npy(buf, 1, 1, GOOD, 8);
+    QT_EQ_I64(qcal__npy_parse("a.npy", buf, n, &h, &err), QCAL_E_UNSUPPORTED);
+    QT_TRUE(contains(err.msg, "a.npy: .npy format version 1.1"));
+    n = make_npy(buf, 4, 0, GOOD, 8);
+    QT_EQ_I64(qcal__npy_parse("a.npy", buf, n, &h, &err), QCAL_E_UNSUPPORTED);
+    /* Strict header: a key twice, text after the dict, no final newline. */
+    n = make_npy(buf, 1, 0, "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, "
+                 "'shape': (2,), }\n", 8);
+    QT_EQ_I64(qcal__npy_parse("a.npy", buf, n, &h, &err), QCAL_E_CORRUPT);
+    n = make_npy(buf, 1, 0, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), } x\n", 8);
+    QT_EQ_I64(qcal__npy_parse("a.npy", buf, n, &h, &err), QCAL_E_CORRUPT);
+    QT_TRUE(contains(err.msg, "malformed .npy header"));
+    n = make_npy(buf, 1, 0, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }    ", 8);
+    QT_EQ_I64(qcal__npy_parse("a.npy", buf, n, &h, &err), QCAL_E_CORRUPT);
+    /* Shapes: the product is checked against the file's size and for overflow. */
+    n = make_npy(buf, 1, 0, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }\n", 8);
+    QT_EQ_I64(qcal__npy_parse("a.npy", buf, n, &h, &err), QCAL_E_CORRUPT);
+    QT_TRUE(contains(err.msg, "8 data bytes after the header, the shape needs 24"));
+    n = make_npy(buf, 1, 0, "{'descr': '<f4', 'fortran_order': False, 'shape': "
+                 "(4294967296, 4294967296), }\n", 8);
+    QT_EQ_I64(qcal__npy_parse("a.npy", buf, n, &h, &err), QCAL_E_CORRUPT);
+    QT_TRUE(contains(err.msg, "shape too large"));
+    n = make_npy(buf, 1, 0, "{'descr': '<f4', 'fortran_order': False, 'shape': "
+                 "(1152921504606846976,), }\n", 8);
+    QT_EQ_I64(qcal__npy_parse("a.npy", buf, n, &h, &err), QCAL_E_CORRUPT);
+}
+
 
 static void test_npy(void)
 {
@@ -695,6 +894,8 @@ int main(void)
     QT_RUN(test_corrupt_files);
     QT_RUN(test_jpeg);
     QT_RUN(test_npy);
+    QT_RUN(test_npy_strict);
+    QT_RUN(test_forged_sizes);
     QT_RUN(test_sample_npy_raw);
     QT_RUN(test_fmnist_exact);
     QT_RUN(test_preprocess_references);
