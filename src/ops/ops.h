@@ -53,6 +53,9 @@ extern const qcal__op qcal__ops_gather_nd[]; /* gather_nd.c: GatherND, ScatterND
 extern const qcal__op qcal__ops_scatter[];   /* scatter.c: ScatterElements, Scatter */
 extern const qcal__op qcal__ops_index[];     /* index.c: OneHot, ReverseSequence */
 extern const qcal__op qcal__ops_grid[];      /* grid.c: GridSample, AffineGrid */
+extern const qcal__op qcal__ops_trig[];    /* trig.c: Sin, Cos, Tan, their inverses, hyperbolics */
+extern const qcal__op qcal__ops_act[];     /* act.c: Celu, Mish, Gelu, Shrink, ThresholdedRelu,
+                                              Sign, IsInf, IsNaN */
 
 /* Finds the kernel for (op_type, opset) in the default domain; NULL if none. */
 const qcal__op *qcal__op_find(const char *op_type, int opset);

@@ -14,6 +14,8 @@ static const qcal__op *const FAMILIES[] = {
     qcal__ops_scatter,
     qcal__ops_index,
     qcal__ops_grid,
+    qcal__ops_trig, /* trig.c */
+    qcal__ops_act,  /* act.c */
 };
 
 const qcal__op *qcal__op_find(const char *op_type, int opset)

@@ -12,19 +12,13 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "ops/ops.h"
+#include "ops/unary_impl.h"
 #include "qcal/round.h"
 
-/* Per-node constants of the formula (alpha, beta, gamma as the op's attributes name them). */
-typedef struct unary_params unary_params;
-typedef void (*unary_fn)(void *o, const void *x, size_t n, const unary_params *p);
+typedef qcal__unary_params unary_params;
+typedef qcal__unary_fn unary_fn;
 
-struct unary_params {
-    unary_fn fn;
-    float alpha, beta, gamma;
-};
-
-#define NDT (QCAL_DT_UINT64 + 1)
+#define NDT QCAL__UNARY_NDT
 
 /* log(1 + e^x) without overflow for large x. */
 static float softplus(float x)
@@ -37,18 +31,7 @@ static float clamp01(float v)
     return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
 }
 
-/* Defines kernel `name` over elements of type T; EXPR maps `x` (and p's constants) to T. */
-#define UNARY(name, T, EXPR)                                                                    \
-    static void name(void *o_, const void *x_, size_t n, const unary_params *p)                 \
-    {                                                                                           \
-        T *o = o_;                                                                              \
-        const T *in = x_;                                                                       \
-        (void)p;                                                                                \
-        for (size_t i = 0; i < n; i++) {                                                        \
-            T x = in[i];                                                                        \
-            o[i] = (T)(EXPR);                                                                   \
-        }                                                                                       \
-    }
+#define UNARY QCAL__UNARY
 
 /* ---- float32-only math and activations ---- */
 UNARY(reciprocal_f32, float, 1.0f / x)
@@ -183,6 +166,17 @@ static void unary_run(const qcal__node *n, void *scratch)
 
     (void)scratch;
     p->fn(n->out[0]->data, n->in[0]->data, n->out[0]->nelem, p);
+}
+
+qcal_status qcal__unary_setup(qcal__node *n, const qcal__unary_fn *fns, float alpha, float beta,
+                              float gamma, qcal_error *err)
+{
+    return unary_setup(n, fns, alpha, beta, gamma, err);
+}
+
+void qcal__unary_run(const qcal__node *n, void *scratch)
+{
+    unary_run(n, scratch);
 }
 
 /* Infer of an op with a kernel table (float32-only ops pass a one-entry table). */
