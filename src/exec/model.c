@@ -188,35 +188,60 @@ static qcal_status set_input_shapes(qcal_model *m, const qcal_tensor_view *input
     return QCAL_OK;
 }
 
-/* Graph inputs whose values decide shapes become constants bound to the given values. */
+/*
+ * Graph inputs whose values decide shapes become constants bound to the given values: those
+ * feeding a value slot (qcal__op.value_inputs) directly or through other nodes (a window size cast
+ * to float, then fed to Range). need[t] names the node whose value slot needs tensor t; walking
+ * the nodes backwards, a node whose output is needed needs all its inputs, except Shape and Size,
+ * which read only their input's static shape. Allocates need[] for the walk.
+ */
 static qcal_status bind_value_inputs(qcal_model *m, const qcal_tensor_view *inputs,
                                      qcal_error *err)
 {
     qcal__graph *g = m->g;
+    int *need = malloc((g->n_tensors ? g->n_tensors : 1) * sizeof *need);
+    qcal_status st = QCAL_OK;
 
-    for (int i = 0; i < g->n_nodes; i++) {
+    if (!need)
+        return qcal_error_set(err, QCAL_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < g->n_tensors; i++)
+        need[i] = -1;
+    for (int i = g->n_nodes - 1; i >= 0; i--) {
         const qcal__node *n = &g->nodes[i];
-        for (int k = 0; k < n->n_in && k < 32; k++) {
-            qcal__tensor *t = n->in[k];
-            int idx = -1;
-            if (!t || t->kind != QCAL__T_INPUT || !(n->op->value_inputs & (1u << k)))
-                continue;
-            for (int j = 0; j < g->n_inputs; j++)
-                if (g->inputs[j] == t)
-                    idx = j;
-            if (!inputs || !inputs[idx].data)
-                return qcal_error_set(err, QCAL_E_UNSUPPORTED,
-                                      "%s: graph input '%s' decides a shape (input %d of node "
-                                      "'%s' (%s)); its value must be given at prepare time",
-                                      g->path, t->name, k, n->name, n->op_type);
-            t->data = malloc(t->nbytes ? t->nbytes : 1);
-            if (!t->data)
-                return qcal_error_set(err, QCAL_E_NOMEM, "out of memory");
-            memcpy(t->data, inputs[idx].data, t->nbytes);
-            t->kind = QCAL__T_CONST;
+        int by = -1;
+        if (strcmp(n->op_type, "Shape") != 0 && strcmp(n->op_type, "Size") != 0)
+            for (int k = 0; k < n->n_out && by < 0; k++)
+                if (n->out[k] && need[n->out[k]->id] >= 0)
+                    by = need[n->out[k]->id];
+        for (int k = 0; k < n->n_in; k++) {
+            const qcal__tensor *t = n->in[k];
+            if (t && need[t->id] < 0 && (by >= 0 || (k < 32 && (n->op->value_inputs & (1u << k)))))
+                need[t->id] = by >= 0 ? by : i;
         }
     }
-    return QCAL_OK;
+    for (int j = 0; j < g->n_inputs && st == QCAL_OK; j++) {
+        qcal__tensor *t = g->inputs[j];
+        const qcal__node *n;
+        if (t->kind != QCAL__T_INPUT || need[t->id] < 0)
+            continue;
+        n = &g->nodes[need[t->id]];
+        if (!inputs || !inputs[j].data) {
+            st = qcal_error_set(err, QCAL_E_UNSUPPORTED,
+                                "%s: graph input '%s' decides a shape (an input of node '%s' "
+                                "(%s)); its value must be given at prepare time",
+                                g->path, t->name, n->name, n->op_type);
+            break;
+        }
+        t->data = malloc(t->nbytes ? t->nbytes : 1);
+        if (!t->data) {
+            st = qcal_error_set(err, QCAL_E_NOMEM, "out of memory");
+            break;
+        }
+        memcpy(t->data, inputs[j].data, t->nbytes);
+        t->kind = QCAL__T_CONST;
+    }
+    free(need);
+    return st;
 }
 
 /* Infers every node in order; runs nodes whose inputs are all constant (folding). */
