@@ -56,6 +56,9 @@ extern const qcal__op qcal__ops_grid[];      /* grid.c: GridSample, AffineGrid *
 extern const qcal__op qcal__ops_trig[];    /* trig.c: Sin, Cos, Tan, their inverses, hyperbolics */
 extern const qcal__op qcal__ops_act[];     /* act.c: Celu, Mish, Gelu, Shrink, ThresholdedRelu,
                                               Sign, IsInf, IsNaN */
+extern const qcal__op qcal__ops_qlinear[]; /* qlinear.c: MatMulInteger, QLinearMatMul,
+                                              DynamicQuantizeLinear */
+extern const qcal__op qcal__ops_qconv[];   /* qconv.c: ConvInteger, QLinearConv */
 
 /* Finds the kernel for (op_type, opset) in the default domain; NULL if none. */
 const qcal__op *qcal__op_find(const char *op_type, int opset);

@@ -16,6 +16,7 @@ static const qcal__op *const FAMILIES[] = {
     qcal__ops_grid,
     qcal__ops_trig, /* trig.c */
     qcal__ops_act,  /* act.c */
+    qcal__ops_qlinear, qcal__ops_qconv,
 };
 
 const qcal__op *qcal__op_find(const char *op_type, int opset)

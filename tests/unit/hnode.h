@@ -12,7 +12,7 @@
 #include "ops/ops.h"
 #include "qtest.h"
 
-#define MAX_IO 8
+#define MAX_IO 10
 #define MAX_ATTR 8
 
 /* A hand-built node owning its tensors and attributes. */
@@ -124,6 +124,28 @@ static inline void check_dims(const qcal__tensor *t, int rank, const int64_t *di
 static inline void h_float(hnode *h, const char *name, float v)
 {
     h_attr(h, name, QCAL__A_FLOAT)->f = v;
+}
+
+static inline void h_floats(hnode *h, const char *name, float *v, size_t n)
+{
+    qcal__attr *a = h_attr(h, name, QCAL__A_FLOATS);
+
+    a->floats = v;
+    a->n = n;
+}
+
+static inline void h_strs(hnode *h, const char *name, char **v, size_t n)
+{
+    qcal__attr *a = h_attr(h, name, QCAL__A_STRINGS);
+
+    a->strings = v;
+    a->n = n;
+}
+
+/* Appends an omitted optional input ("" in a file). */
+static inline void h_skip(hnode *h)
+{
+    h->in[h->n.n_in++] = NULL;
 }
 
 #endif
