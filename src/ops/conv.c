@@ -325,6 +325,30 @@ static bool dw_unpadded(const dw_geom *g)
  * total padding max(0, (out - 1) * s + (k - 1) * d + 1 - in), the odd one at the end for
  * SAME_UPPER and at the begin for SAME_LOWER. VALID: no padding.
  */
+/*
+ * Checked geometry of one spatial axis: kernel >= 1 and the sums every later computation forms
+ * (dilated extent, padded input, window ends) fit int64. *ext gets (k - 1) * d + 1.
+ */
+static qcal_status axis_check(const qcal__node *n, const conv_attrs *a, int i, int64_t in,
+                              int64_t *ext, qcal_error *err)
+{
+    int64_t v;
+    qcal_status st;
+
+    if (a->k[i] < 1)
+        return qcal__node_error(err, n, QCAL_E_SHAPE, "kernel dim %d is %lld", i,
+                                (long long)a->k[i]);
+    if ((st = qcal__mul_i64(n, "dilations", a->k[i] - 1, a->dil[i], ext, err)) != QCAL_OK ||
+        (st = qcal__add_i64(n, "dilations", *ext, 1, ext, err)) != QCAL_OK ||
+        (st = qcal__add_i64(n, "pads", in, a->pb[i], &v, err)) != QCAL_OK ||
+        (st = qcal__add_i64(n, "pads", v, a->pe[i], &v, err)) != QCAL_OK ||
+        (st = qcal__add_i64(n, "kernel_shape", v, *ext, &v, err)) != QCAL_OK ||
+        (st = qcal__add_i64(n, "strides", v, a->stride[i], &v, err)) != QCAL_OK ||
+        (st = qcal__add_i64(n, "kernel_shape", v, *ext, &v, err)) != QCAL_OK)
+        return st;
+    return QCAL_OK;
+}
+
 static qcal_status conv_infer(qcal__node *n, qcal_error *err)
 {
     conv_params p = { 0 };
@@ -349,9 +373,11 @@ static qcal_status conv_infer(qcal__node *n, qcal_error *err)
         return st;
     p.out_sz = 1;
     for (int i = 0; i < p.nsp; i++) {
-        int64_t ext = (a.k[i] - 1) * a.dil[i] + 1, in = p.in[i], s = a.stride[i];
+        int64_t ext, in = p.in[i], s = a.stride[i];
         int64_t pb = a.pb[i], pe = a.pe[i], out, total;
 
+        if ((st = axis_check(n, &a, i, in, &ext, err)) != QCAL_OK)
+            return st;
         if (a.auto_pad == PAD_SAME_UPPER || a.auto_pad == PAD_SAME_LOWER) {
             out = (in + s - 1) / s;
             total = (out - 1) * s + ext - in;
@@ -373,7 +399,8 @@ static qcal_status conv_infer(qcal__node *n, qcal_error *err)
         p.stride[i] = s;
         p.dil[i] = a.dil[i];
         p.pad[i] = pb;
-        p.out_sz *= out;
+        if ((st = qcal__mul_i64(n, "pads", p.out_sz, out, &p.out_sz, err)) != QCAL_OK)
+            return st;
         if (a.k[i] != 1 || s != 1 || pb != 0 || pe != 0)
             one_by_one = false;
     }
@@ -735,17 +762,34 @@ static qcal_status convt_infer(qcal__node *n, qcal_error *err)
                                 "%d", n_oshape, p.nsp);
     p.out_sz = 1;
     for (int i = 0; i < p.nsp; i++) {
-        int64_t ext = (a.k[i] - 1) * a.dil[i] + 1, s = a.stride[i];
-        int64_t full = s * (p.in[i] - 1) + opad[i] + ext, out, pb;
+        int64_t ext, s = a.stride[i], full, out, pb, diff, bound;
 
+        if ((st = axis_check(n, &a, i, p.in[i], &ext, err)) != QCAL_OK)
+            return st;
+        /* full = s * (in - 1) + output_padding + ext, checked */
+        if ((st = qcal__mul_i64(n, "strides", s, p.in[i] - 1, &full, err)) != QCAL_OK ||
+            (st = qcal__add_i64(n, "output_padding", full, opad[i], &full, err)) != QCAL_OK ||
+            (st = qcal__add_i64(n, "kernel_shape", full, ext, &full, err)) != QCAL_OK)
+            return st;
         if (n_oshape != 0 || a.auto_pad == PAD_SAME_UPPER || a.auto_pad == PAD_SAME_LOWER) {
-            out = n_oshape != 0 ? oshape[i] : p.in[i] * s;
-            pb = (a.auto_pad == PAD_SAME_UPPER) ? floor_div(full - out, 2)
-                                                 : full - out - floor_div(full - out, 2);
+            if (n_oshape != 0)
+                out = oshape[i];
+            else if ((st = qcal__mul_i64(n, "strides", p.in[i], s, &out, err)) != QCAL_OK)
+                return st;
+            /* The scatter forms positions up to |full| + |out| away from 0. */
+            if ((st = qcal__sub_i64(n, "output_shape", full, out, &diff, err)) != QCAL_OK ||
+                (st = qcal__add_i64(n, "output_shape", full < 0 ? -full : full,
+                                    out < 0 ? -out : out, &bound, err)) != QCAL_OK ||
+                (st = qcal__add_i64(n, "output_shape", bound, full < 0 ? -full : full, &bound,
+                                    err)) != QCAL_OK)
+                return st;
+            pb = (a.auto_pad == PAD_SAME_UPPER) ? floor_div(diff, 2) : diff - floor_div(diff, 2);
         } else {
             int64_t pe = (a.auto_pad == PAD_VALID) ? 0 : a.pe[i];
             pb = (a.auto_pad == PAD_VALID) ? 0 : a.pb[i];
-            out = full - pb - pe;
+            if ((st = qcal__sub_i64(n, "pads", full, pb, &out, err)) != QCAL_OK ||
+                (st = qcal__sub_i64(n, "pads", out, pe, &out, err)) != QCAL_OK)
+                return st;
         }
         if (out < 1)
             return qcal__node_error(err, n, QCAL_E_SHAPE, "spatial dim %d: output size %lld",
@@ -755,7 +799,8 @@ static qcal_status convt_infer(qcal__node *n, qcal_error *err)
         p.stride[i] = s;
         p.dil[i] = a.dil[i];
         p.pad[i] = pb;
-        p.out_sz *= out;
+        if ((st = qcal__mul_i64(n, "output_shape", p.out_sz, out, &p.out_sz, err)) != QCAL_OK)
+            return st;
     }
     scratch = mat_floats(p.cout / p.group * p.k_sz, p.in_sz);
     if (scratch == SIZE_MAX)

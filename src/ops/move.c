@@ -258,6 +258,9 @@ static qcal_status concat_infer(qcal__node *n, qcal_error *err)
                                 &odims[axis], err)) != QCAL_OK)
             return st;
     }
+    if ((st = qcal__dims_product(n, "concatenated shape", r, odims, &(int64_t){ 0 }, err)) !=
+        QCAL_OK)
+        return st;
     qcal__move_strides(r, odims, ost);
     if ((st = alloc_plans(n, (size_t)n->n_in, &plans, err)) != QCAL_OK)
         return st;
@@ -409,7 +412,8 @@ static qcal_status expand_infer(qcal__node *n, qcal_error *err)
         if (shape[k] < 0)
             return qcal__node_error(err, n, QCAL_E_INVALID, "negative dim %lld in shape",
                                     (long long)shape[k]);
-    if ((st = qcal__broadcast(n, x->rank, x->dims, (int)ns, shape, &r, odims, err)) != QCAL_OK)
+    if ((st = qcal__broadcast(n, x->rank, x->dims, (int)ns, shape, &r, odims, err)) != QCAL_OK ||
+        (st = qcal__dims_product(n, "shape", r, odims, &(int64_t){ 0 }, err)) != QCAL_OK)
         return st;
     qcal__move_strides(x->rank, x->dims, ist);
     qcal__move_strides(r, odims, ost);

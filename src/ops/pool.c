@@ -55,6 +55,7 @@ typedef struct pool_params {
 /* Per-axis settings parsed from the attributes, before padding to 3-D. */
 typedef struct pool_axis {
     int64_t in, k, s, d, pb, pe, out;
+    bool ceil_full; /* count_include_pad divisor counts the whole window (see axis_spans) */
 } pool_axis;
 
 /* Reads an ints attribute of exactly `want` values into out, or fills `def` when absent. */
@@ -84,11 +85,25 @@ static qcal_status ints_attr(const qcal__node *n, const char *name, size_t want,
 static qcal_status axis_resolve(const qcal__node *n, const char *auto_pad, bool ceil_mode,
                                 pool_axis *a, qcal_error *err)
 {
-    int64_t eff = (a->k - 1) * a->d + 1;
+    int64_t eff, padded, bound;
+    qcal_status st;
 
     if (a->k < 1 || a->s < 1 || a->d < 1 || a->pb < 0 || a->pe < 0)
         return qcal__node_error(err, n, QCAL_E_INVALID,
                                 "kernel, strides and dilations must be >= 1 and pads >= 0");
+    if (a->k > INT32_MAX)
+        return qcal__node_error(err, n, QCAL_E_UNSUPPORTED, "kernel_shape %lld is too large",
+                                (long long)a->k);
+    /* Every later sum (window ends, base + extent) stays below padded + eff + stride. */
+    if ((st = qcal__mul_i64(n, "kernel_shape x dilations", a->k - 1, a->d, &eff, err)) !=
+            QCAL_OK ||
+        (st = qcal__add_i64(n, "kernel_shape x dilations", eff, 1, &eff, err)) != QCAL_OK ||
+        (st = qcal__add_i64(n, "pads", a->in, a->pb, &padded, err)) != QCAL_OK ||
+        (st = qcal__add_i64(n, "pads", padded, a->pe, &padded, err)) != QCAL_OK ||
+        (st = qcal__add_i64(n, "kernel_shape", padded, eff, &bound, err)) != QCAL_OK ||
+        (st = qcal__add_i64(n, "strides", bound, a->s, &bound, err)) != QCAL_OK ||
+        (st = qcal__add_i64(n, "kernel_shape", bound, eff, &bound, err)) != QCAL_OK)
+        return st;
     if (strcmp(auto_pad, "SAME_UPPER") == 0 || strcmp(auto_pad, "SAME_LOWER") == 0) {
         int64_t total;
         a->out = (a->in + a->s - 1) / a->s;
@@ -128,7 +143,7 @@ static void axis_spans(const pool_axis *a, tap_span *sp)
             lo = (-base + a->d - 1) / a->d;
         if (base + (a->k - 1) * a->d > a->in - 1)
             hi = (a->in - 1 - base < 0) ? 0 : (a->in - 1 - base) / a->d + 1;
-        if (base + (a->k - 1) * a->d > a->in + a->pe - 1)
+        if (base + (a->k - 1) * a->d > a->in + a->pe - 1 && !a->ceil_full)
             phi = (a->in + a->pe - 1 - base) / a->d + 1;
         if (hi < lo)
             hi = lo;
@@ -180,13 +195,15 @@ static qcal_status pool_infer(qcal__node *n, int kind, qcal_error *err)
         (st = ints_attr(n, "dilations", nsp, 1, dil, err)) != QCAL_OK ||
         (st = ints_attr(n, "pads", 2 * nsp, 0, pads, err)) != QCAL_OK)
         return st;
-    if (kind == POOL_AVG && (dil[0] != 1 || (nsp > 1 && dil[1] != 1) || (nsp > 2 && dil[2] != 1)))
-        return qcal__node_error(err, n, QCAL_E_UNSUPPORTED, "AveragePool dilations (opset 19)");
+    if (kind == POOL_AVG && n->opset < 19 &&
+        (dil[0] != 1 || (nsp > 1 && dil[1] != 1) || (nsp > 2 && dil[2] != 1)))
+        return qcal__node_error(err, n, QCAL_E_INVALID, "AveragePool has dilations from opset 19 "
+                                "on");
 
     /* Pad to 3-D: leading spatial axes of extent 1 with a 1-tap window. */
     for (size_t a = 0; a < POOL_MAX_SPATIAL; a++) {
         size_t lead = POOL_MAX_SPATIAL - nsp;
-        pool_axis one = { 1, 1, 1, 1, 0, 0, 1 };
+        pool_axis one = { 1, 1, 1, 1, 0, 0, 1, false };
         if (a < lead) {
             ax[a] = one;
             continue;
@@ -197,6 +214,10 @@ static qcal_status pool_infer(qcal__node *n, int kind, qcal_error *err)
         ax[a].d = dil[a - lead];
         ax[a].pb = pads[a - lead];
         ax[a].pe = pads[a - lead + nsp];
+        /* ONNX's reference (opset 19+) divides a ceil_mode window that runs past the end pad by
+         * its whole size with count_include_pad; earlier opsets follow PyTorch and ONNX Runtime
+         * (the taps inside the padded input). */
+        ax[a].ceil_full = kind == POOL_AVG && n->opset >= 19;
         st = axis_resolve(n, auto_pad, ceil_mode, &ax[a], err);
         if (st != QCAL_OK)
             return st;
@@ -373,6 +394,7 @@ static void maxpool2d_f32(const pool_params *p, const float *restrict x, float *
     static void NAME(const pool_params *p, const T *restrict x, T *restrict y)                  \
     {                                                                                            \
         const int64_t H = p->in[1], W = p->in[2], plane = p->in[0] * H * W;                      \
+        const int64_t dd = p->dil[0], dh = p->dil[1], dw = p->dil[2];                            \
         for (int64_t pl = 0; pl < p->planes; pl++) {                                             \
             const T *xp = x + pl * plane;                                                        \
             for (int64_t od = 0; od < p->out[0]; od++) {                                         \
@@ -384,10 +406,11 @@ static void maxpool2d_f32(const pool_params *p, const float *restrict x, float *
                         T sum = 0;                                                               \
                         int64_t cnt;                                                             \
                         for (int32_t jd = 0; jd < sd->count; jd++) {                             \
-                            const T *r = xp + ((sd->start + jd) * H + sh->start) * W + sw->start;\
-                            for (int32_t jh = 0; jh < sh->count; jh++, r += W)                   \
+                            const T *r =                                                         \
+                                xp + ((sd->start + jd * dd) * H + sh->start) * W + sw->start;    \
+                            for (int32_t jh = 0; jh < sh->count; jh++, r += W * dh)              \
                                 for (int32_t jw = 0; jw < sw->count; jw++)                       \
-                                    sum += r[jw];                                                \
+                                    sum += r[jw * dw];                                           \
                         }                                                                        \
                         cnt = p->include_pad                                                     \
                                   ? (int64_t)sd->padded * sh->padded * sw->padded                \
@@ -575,8 +598,9 @@ static qcal_status lrn_infer(qcal__node *n, qcal_error *err)
     p = malloc(sizeof *p);
     if (!p)
         return qcal__node_error(err, n, QCAL_E_NOMEM, "out of memory");
-    p->half_lo = (size - 1) / 2;
-    p->half_hi = size / 2;
+    /* Clamped to the channel count: a window never reaches further, and c + half stays small. */
+    p->half_lo = (size - 1) / 2 < x->dims[1] ? (size - 1) / 2 : x->dims[1];
+    p->half_hi = size / 2 < x->dims[1] ? size / 2 : x->dims[1];
     p->alpha_over_size = qcal__attr_float(n, "alpha", 1e-4f) / (float)size;
     p->beta = qcal__attr_float(n, "beta", 0.75f);
     p->bias = qcal__attr_float(n, "bias", 1.0f);
@@ -623,6 +647,7 @@ typedef struct unpool_params {
     int rank;
     int64_t inferred[QCAL_MAX_RANK]; /* (in - 1) * stride - pads + kernel: what I indexes */
     int64_t out[QCAL_MAX_RANK];      /* output_shape when given, else the inferred shape */
+    int64_t total;                   /* elements of the inferred shape: indices are below */
 } unpool_params;
 
 /*
@@ -662,8 +687,35 @@ static qcal_status unpool_infer(qcal__node *n, qcal_error *err)
     p->rank = x->rank;
     p->inferred[0] = x->dims[0];
     p->inferred[1] = x->dims[1];
-    for (size_t a = 0; a < nsp; a++)
-        p->inferred[2 + a] = (x->dims[2 + a] - 1) * strides[a] - pads[a] - pads[a + nsp] + ks[a];
+    for (size_t a = 0; a < nsp; a++) {
+        int64_t v;
+        if (strides[a] < 1 || ks[a] < 1 || pads[a] < 0 || pads[a + nsp] < 0)
+            return qcal__node_error(err, n, QCAL_E_INVALID, "kernel_shape and strides must be "
+                                    ">= 1 and pads >= 0");
+        if ((st = qcal__mul_i64(n, "strides", x->dims[2 + a] - 1, strides[a], &v, err)) !=
+                QCAL_OK ||
+            (st = qcal__sub_i64(n, "pads", v, pads[a], &v, err)) != QCAL_OK ||
+            (st = qcal__sub_i64(n, "pads", v, pads[a + nsp], &v, err)) != QCAL_OK ||
+            (st = qcal__add_i64(n, "kernel_shape", v, ks[a], &v, err)) != QCAL_OK)
+            return st;
+        if (v < 0)
+            return qcal__node_error(err, n, QCAL_E_SHAPE, "pads exceed the output on axis %zu",
+                                    a);
+        p->inferred[2 + a] = v;
+    }
+    if ((st = qcal__dims_product(n, "kernel_shape", x->rank, p->inferred, &p->total, err)) !=
+        QCAL_OK)
+        return st;
+    /* Constant indices are checked now; per-sample ones at run time (qcal__run_fail). */
+    if (ind->kind == QCAL__T_CONST && ind->data) {
+        for (size_t j = 0; j < ind->nelem; j++) {
+            int64_t v = ((const int64_t *)ind->data)[j];
+            if (v < 0 || v >= p->total)
+                return qcal__node_error(err, n, QCAL_E_INVALID, "index %lld out of range for "
+                                        "an output of %lld elements", (long long)v,
+                                        (long long)p->total);
+        }
+    }
     memcpy(p->out, p->inferred, sizeof p->out);
     if (qcal__in(n, 2)) {
         size_t cnt;
@@ -684,14 +736,16 @@ static void unpool_run(const qcal__node *n, void *scratch)
     const qcal__tensor *x = n->in[0];
     const int64_t *ind = n->in[1]->data;
     const size_t es = qcal_dtype_size(x->dtype);
-    const size_t total = qcal__shape_nelem(p->rank, p->inferred);
+    const int64_t total = p->total;
     char *y = n->out[0]->data;
 
     (void)scratch;
     memset(y, 0, n->out[0]->nelem * es);
     for (size_t j = 0; j < x->nelem; j++) {
         int64_t rest = ind[j], off = 0, stride = 1;
-        bool inside = ind[j] >= 0 && (size_t)ind[j] < total;
+        bool inside = ind[j] >= 0 && ind[j] < total;
+        if (!inside)
+            qcal__run_fail(n, "an index is out of range");
         for (int a = p->rank - 1; a >= 0 && inside; a--) {
             int64_t c = rest % p->inferred[a];
             rest /= p->inferred[a];
@@ -707,6 +761,7 @@ static void unpool_run(const qcal__node *n, void *scratch)
 const qcal__op qcal__ops_pool[] = {
     { "MaxPool", 1, QCAL__OPSET_LAST, maxpool_infer, maxpool_run, 0 },
     { "AveragePool", 1, 18, avgpool_infer, avgpool_run, 0 },
+    { "AveragePool", 19, QCAL__OPSET_LAST, avgpool_infer, avgpool_run, 0 }, /* dilations */
     { "GlobalAveragePool", 1, QCAL__OPSET_LAST, global_infer, gap_run, 0 },
     { "GlobalMaxPool", 1, QCAL__OPSET_LAST, global_infer, gmp_run, 0 },
     { "LRN", 1, QCAL__OPSET_LAST, lrn_infer, lrn_run, 0 },
