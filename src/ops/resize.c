@@ -1,7 +1,12 @@
 /*
- * Resize and Upsample: ONNX Resize-10, Resize-11/13 (registered for opsets 11 to 17; 18 added
- * antialias and axes), Upsample-1 (height_scale/width_scale), Upsample-7 (scales attribute) and
- * Upsample-9 (scales input).
+ * Resize and Upsample: ONNX Resize-10, Resize-11/13, Resize-18 (antialias, axes,
+ * keep_aspect_ratio_policy), Resize-19 (half_pixel_symmetric), Upsample-1
+ * (height_scale/width_scale), Upsample-7 (scales attribute) and Upsample-9 (scales input).
+ *
+ * Antialias (linear and cubic when downscaling, scale s < 1): the filter is stretched by 1 / s,
+ * so an axis takes 2 * ceil-ish(1 / s) (linear) or 4 / s (cubic) taps, normalised to sum 1, as in
+ * ONNX's reference (_linear_coeffs_antialias, _cubic_coeffs_antialias): the taps are the n input
+ * indices nearest x_original, preferring the left one, with ratio in (0, 1].
  *
  * All the geometry is decided in infer: for every axis and output index we store the (clamped)
  * source indices and the interpolation weights, so run() is a gather (nearest) or a sequence of
@@ -36,6 +41,7 @@ enum {
     CT_ASYMMETRIC,
     CT_TF_HALF_PIXEL_FOR_NN,
     CT_TF_CROP_AND_RESIZE,
+    CT_HALF_PIXEL_SYMMETRIC,
 };
 enum { NM_ROUND_PREFER_FLOOR, NM_ROUND_PREFER_CEIL, NM_FLOOR, NM_CEIL };
 
@@ -48,6 +54,7 @@ typedef struct resize_cfg {
     bool exclude_outside;
     float extrapolation; /* extrapolation_value (tf_crop_and_resize) */
     const float *roi;    /* 2 * rank values (starts, then ends), or NULL for [0, 1] everywhere */
+    bool antialias;      /* Resize-18 */
 } resize_cfg;
 
 /* The precomputed sampling of one axis. Arrays live in the same allocation as the params. */
@@ -83,8 +90,8 @@ typedef struct resize_params {
  * lr is length_resized; *outside is set for tf_crop_and_resize samples outside the input.
  * Geometry is computed once per node, in double like the ONNX reference, so rounding ties
  * (nearest) fall as they do there; only the weights are stored as float. */
-static double src_coord(const resize_cfg *c, int64_t o, int64_t in_len, double scale, double lr,
-                        double start, double end, bool *outside)
+static double src_coord(const resize_cfg *c, int64_t o, int64_t in_len, int64_t out_len,
+                        double scale, double lr, double start, double end, bool *outside)
 {
     double x = (double)o;
     double span = (double)(in_len - 1);
@@ -94,6 +101,10 @@ static double src_coord(const resize_cfg *c, int64_t o, int64_t in_len, double s
     switch (c->coord) {
     case CT_HALF_PIXEL:
         return (x + 0.5) / scale - 0.5;
+    case CT_HALF_PIXEL_SYMMETRIC: { /* Resize-19: the sampling grid centred on the input */
+        double adjust = (double)out_len / lr, center = (double)in_len / 2.0;
+        return center * (1.0 - adjust) + (x + 0.5) / scale - 0.5;
+    }
     case CT_PYTORCH_HALF_PIXEL:
         return lr > 1.0 ? (x + 0.5) / scale - 0.5 : 0.0;
     case CT_ALIGN_CORNERS:
@@ -154,15 +165,35 @@ static int64_t clamp_i64(int64_t v, int64_t lo, int64_t hi)
  * the edge sample (the reference pads in 'edge' mode), or get weight 0 with exclude_outside, the
  * others renormalised. Does not allocate.
  */
+/* Antialias coefficient of the cubic kernel at distance x (ONNX reference compute_coeff). */
+static double cubic_aa(double x, double a)
+{
+    x = fabs(x);
+    if (x <= 1.0)
+        return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
+    if (x < 2.0)
+        return ((a * x - 5.0 * a) * x + 8.0 * a) * x - 4.0 * a;
+    return 0.0;
+}
+
+/* Taps of an antialiased linear/cubic axis at scale s (< 1): 2 - 2 * (floor(-R / s) + 1), R the
+ * kernel radius (1 linear, 2 cubic). */
+static int aa_taps(int mode, double s)
+{
+    double r = mode == MODE_CUBIC ? 2.0 : 1.0;
+    return (int)(2.0 - 2.0 * (floor(-r / s) + 1.0));
+}
+
 static void fill_axis(const resize_cfg *c, axis_map *m, int64_t stride, double scale, double lr,
                       double start, double end)
 {
-    double lim_lo = -4.0, lim_hi = (double)m->in_len + 4.0;
+    double lim_lo = -4.0 - m->taps, lim_hi = (double)m->in_len + 4.0 + m->taps;
     int64_t last = m->in_len - 1;
+    bool aa = c->antialias && c->mode != MODE_NEAREST && scale < 1.0;
 
     for (int64_t o = 0; o < m->out_len; o++) {
         bool out;
-        double v = src_coord(c, o, m->in_len, scale, lr, start, end, &out);
+        double v = src_coord(c, o, m->in_len, m->out_len, scale, lr, start, end, &out);
         int64_t *src = m->src + o * m->taps;
         double w[4], f, r, sum = 0.0;
         int64_t i0;
@@ -181,6 +212,39 @@ static void fill_axis(const resize_cfg *c, axis_map *m, int64_t stride, double s
         f = floor(v);
         r = v - f;
         i0 = (int64_t)f;
+        if (aa) {
+            /* n taps nearest v, left preferred: ratio in (0, 1] (an integer v has ratio 1). */
+            int nt = m->taps;
+            double wsum = 0.0, wk[512];
+            if (r == 0.0) {
+                i0 -= 1;
+                r = 1.0;
+            }
+            for (int t = 0; t < nt; t++) {
+                double arg = (double)(1 - nt / 2 + t) - r;
+                src[t] = i0 + 1 - nt / 2 + t;
+                wk[t] = c->mode == MODE_LINEAR ? fmax(0.0, 1.0 - fabs(arg * scale))
+                                               : cubic_aa(arg * scale, (double)c->cubic_a);
+                wsum += wk[t];
+            }
+            for (int t = 0; t < nt; t++)
+                wk[t] = wsum != 0.0 ? wk[t] / wsum : 0.0;
+            if (c->exclude_outside) {
+                wsum = 0.0;
+                for (int t = 0; t < nt; t++) {
+                    if (src[t] < 0 || src[t] > last)
+                        wk[t] = 0.0;
+                    wsum += wk[t];
+                }
+                for (int t = 0; t < nt && wsum != 0.0; t++)
+                    wk[t] = wk[t] / wsum;
+            }
+            for (int t = 0; t < nt; t++) {
+                src[t] = clamp_i64(src[t], 0, last);
+                m->w[o * nt + t] = (float)wk[t];
+            }
+            continue;
+        }
         if (c->mode == MODE_LINEAR) {
             src[0] = i0, src[1] = i0 + 1;
             w[0] = 1.0 - r, w[1] = r;
@@ -316,7 +380,11 @@ static qcal_status resize_build(qcal__node *n, const resize_cfg *c, const float 
                                 qcal_dtype_name(x->dtype));
     for (int a = 0; a < rank; a++) {
         int64_t in = x->dims[a];
-        if (sizes) {
+        if (sizes && scales) { /* keep_aspect_ratio_policy: both decided by the caller */
+            out_dims[a] = sizes[a];
+            scale[a] = (double)scales[a];
+            lr[a] = (double)in * scale[a];
+        } else if (sizes) {
             if (sizes[a] < 0)
                 return qcal__node_error(err, n, QCAL_E_INVALID, "sizes[%d] = %lld is negative",
                                         a, (long long)sizes[a]);
@@ -349,10 +417,20 @@ static qcal_status resize_build(qcal__node *n, const resize_cfg *c, const float 
 
     /* One block: the struct, then per axis the offsets, weights and outside flags. */
     int taps = c->mode == MODE_CUBIC ? 4 : (c->mode == MODE_LINEAR ? 2 : 1);
+    int ataps[QCAL_MAX_RANK];
     bool crop = c->coord == CT_TF_CROP_AND_RESIZE;
+    for (int a = 0; a < rank; a++) {
+        ataps[a] = taps;
+        if (c->antialias && c->mode != MODE_NEAREST && scale[a] < 1.0) {
+            if (!(scale[a] >= 1.0 / 64.0))
+                return qcal__node_error(err, n, QCAL_E_UNSUPPORTED, "antialias with scale %g "
+                                        "on axis %d (at most 1/64 supported)", scale[a], a);
+            ataps[a] = aa_taps(c->mode, scale[a]);
+        }
+    }
     bytes = round8(sizeof *p);
     for (int a = 0; a < rank && y->nelem > 0; a++) {
-        size_t len = (size_t)out_dims[a] * (size_t)taps;
+        size_t len = (size_t)out_dims[a] * (size_t)ataps[a];
         bytes += round8(len * sizeof(int64_t));
         if (c->mode != MODE_NEAREST)
             bytes += round8(len * sizeof(float));
@@ -380,10 +458,10 @@ static qcal_status resize_build(qcal__node *n, const resize_cfg *c, const float 
     off = round8(sizeof *p);
     for (int a = 0; a < rank; a++) {
         axis_map *m = &p->ax[a];
-        size_t len = (size_t)out_dims[a] * (size_t)taps;
+        size_t len = (size_t)out_dims[a] * (size_t)ataps[a];
         m->in_len = x->dims[a];
         m->out_len = out_dims[a];
-        m->taps = taps;
+        m->taps = ataps[a];
         m->src = (int64_t *)(base + off);
         off += round8(len * sizeof(int64_t));
         if (c->mode != MODE_NEAREST) {
@@ -557,28 +635,76 @@ static bool present(const qcal__node *n, int i)
     return t && t->nelem > 0;
 }
 
-/* Resize-11 and 13: X, roi, scales, sizes; empty roi/scales/sizes mean absent. */
+/*
+ * Resize-18 axes: scales, sizes and roi name only the listed axes; spreads them over the rank
+ * (scale 1, the input size and roi [0, 1] elsewhere). cnt is the count read.
+ */
+static qcal_status spread_axes(const qcal__node *n, const int *ax, size_t nax, size_t cnt,
+                               const char *what, qcal_error *err)
+{
+    if (cnt != nax)
+        return qcal__node_error(err, n, QCAL_E_INVALID, "%s has %zu values for %zu axes", what,
+                                cnt, nax);
+    (void)ax;
+    return QCAL_OK;
+}
+
+/* Resize-11/13/18/19: X, roi, scales, sizes; empty roi/scales/sizes mean absent. */
 static qcal_status resize11_infer(qcal__node *n, qcal_error *err)
 {
     static const char *const CT_NAMES[] = {
         "half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
-        "tf_half_pixel_for_nearest", "tf_crop_and_resize",
+        "tf_half_pixel_for_nearest", "tf_crop_and_resize", "half_pixel_symmetric",
     };
     static const char *const NM_NAMES[] = {
         "round_prefer_floor", "round_prefer_ceil", "floor", "ceil",
     };
     resize_cfg c;
-    float scales[QCAL_MAX_RANK], roi[2 * QCAL_MAX_RANK];
-    int64_t sizes[QCAL_MAX_RANK];
-    size_t count;
-    int rank;
+    float scales[QCAL_MAX_RANK], roi[2 * QCAL_MAX_RANK], given_f[2 * QCAL_MAX_RANK];
+    int64_t sizes[QCAL_MAX_RANK], given_i[QCAL_MAX_RANK];
+    int ax[QCAL_MAX_RANK];
+    size_t count, nax;
+    int rank, policy = 0;
     const char *s;
     qcal_status st = check_x(n, 1, 4, err);
 
     if (st != QCAL_OK)
         return st;
     rank = n->in[0]->rank;
+    /* Resize-18: axes (default all, in order), keep_aspect_ratio_policy, antialias. */
+    nax = (size_t)rank;
+    for (int a = 0; a < rank; a++)
+        ax[a] = a;
     memset(&c, 0, sizeof c);
+    if (n->opset >= 18) {
+        const int64_t *axes;
+        size_t na = qcal__attr_ints(n, "axes", &axes);
+        bool seen[QCAL_MAX_RANK] = { false };
+        const char *pol = qcal__attr_str(n, "keep_aspect_ratio_policy", "stretch");
+        if (na > (size_t)rank)
+            return qcal__node_error(err, n, QCAL_E_INVALID, "%zu axes for rank %d", na, rank);
+        if (na) {
+            nax = na;
+            for (size_t k = 0; k < na; k++) {
+                if ((st = qcal__norm_axis(n, axes[k], rank, &ax[k], err)) != QCAL_OK)
+                    return st;
+                if (seen[ax[k]])
+                    return qcal__node_error(err, n, QCAL_E_INVALID, "axis %d is listed twice",
+                                            ax[k]);
+                seen[ax[k]] = true;
+            }
+        }
+        if (strcmp(pol, "stretch") == 0)
+            policy = 0;
+        else if (strcmp(pol, "not_larger") == 0)
+            policy = 1;
+        else if (strcmp(pol, "not_smaller") == 0)
+            policy = 2;
+        else
+            return qcal__node_error(err, n, QCAL_E_INVALID, "keep_aspect_ratio_policy '%s'",
+                                    pol);
+        c.antialias = qcal__attr_int(n, "antialias", 0) != 0;
+    }
     st = parse_mode(n, true, &c.mode, err);
     if (st != QCAL_OK)
         return st;
@@ -589,7 +715,7 @@ static qcal_status resize11_infer(qcal__node *n, qcal_error *err)
             c.coord = i;
     if (strcmp(s, "tf_half_pixel_for_nn") == 0) /* the name used by early opset-11 models */
         c.coord = CT_TF_HALF_PIXEL_FOR_NN;
-    if (c.coord < 0)
+    if (c.coord < 0 || (c.coord == CT_HALF_PIXEL_SYMMETRIC && n->opset < 19))
         return qcal__node_error(err, n, QCAL_E_UNSUPPORTED,
                                 "coordinate_transformation_mode '%s' is not supported", s);
     s = qcal__attr_str(n, "nearest_mode", "round_prefer_floor");
@@ -605,27 +731,72 @@ static qcal_status resize11_infer(qcal__node *n, qcal_error *err)
     c.extrapolation = qcal__attr_float(n, "extrapolation_value", 0.0f);
 
     if (c.coord == CT_TF_CROP_AND_RESIZE && present(n, 1)) {
-        st = qcal__const_floats(n, 1, roi, 2 * QCAL_MAX_RANK, &count, err);
+        st = qcal__const_floats(n, 1, given_f, 2 * QCAL_MAX_RANK, &count, err);
         if (st != QCAL_OK)
             return st;
-        if (count != 2 * (size_t)rank)
-            return qcal__node_error(err, n, QCAL_E_INVALID, "roi has %zu values for rank %d",
-                                    count, rank);
+        if ((st = spread_axes(n, ax, 2 * nax, count, "roi", err)) != QCAL_OK)
+            return st;
+        for (int a = 0; a < rank; a++) {
+            roi[a] = 0.0f;
+            roi[a + rank] = 1.0f;
+        }
+        for (size_t k = 0; k < nax; k++) {
+            roi[ax[k]] = given_f[k];
+            roi[ax[k] + rank] = given_f[k + nax];
+        }
         c.roi = roi;
     }
     /* sizes takes precedence when both are given. */
     if (present(n, 3)) {
-        st = qcal__const_ints(n, 3, sizes, QCAL_MAX_RANK, &count, err);
+        const qcal__tensor *x = n->in[0];
+        st = qcal__const_ints(n, 3, given_i, QCAL_MAX_RANK, &count, err);
         if (st != QCAL_OK)
             return st;
-        if (count != (size_t)rank)
-            return qcal__node_error(err, n, QCAL_E_INVALID, "sizes has %zu values for rank %d",
-                                    count, rank);
+        if ((st = spread_axes(n, ax, nax, count, "sizes", err)) != QCAL_OK)
+            return st;
+        for (int a = 0; a < rank; a++)
+            sizes[a] = x->dims[a];
+        for (size_t k = 0; k < nax; k++)
+            sizes[ax[k]] = given_i[k];
+        if (policy != 0) {
+            /* One scale for the listed axes: the smallest (not_larger) or largest ratio; each
+             * listed size becomes floor(scale * in + 0.5), as ONNX's reference computes it. */
+            double sc = 0.0;
+            for (size_t k = 0; k < nax; k++) {
+                double r;
+                if (x->dims[ax[k]] <= 0 || given_i[k] < 0)
+                    return qcal__node_error(err, n, QCAL_E_SHAPE, "keep_aspect_ratio_policy "
+                                            "on an empty axis or a negative size");
+                r = (double)given_i[k] / (double)x->dims[ax[k]];
+                if (k == 0 || (policy == 1 ? r < sc : r > sc))
+                    sc = r;
+            }
+            for (int a = 0; a < rank; a++)
+                scales[a] = 1.0f;
+            for (size_t k = 0; k < nax; k++) {
+                double len = floor(sc * (double)x->dims[ax[k]] + 0.5);
+                if (!(len < 4.0e18))
+                    return qcal__node_error(err, n, QCAL_E_SHAPE, "sizes too large");
+                sizes[ax[k]] = (int64_t)len;
+                scales[ax[k]] = (float)sc;
+            }
+            return resize_build(n, &c, scales, sizes, err);
+        }
         return resize_build(n, &c, NULL, sizes, err);
     }
     if (!present(n, 2))
         return qcal__node_error(err, n, QCAL_E_INVALID, "one of scales and sizes is required");
-    st = read_scales(n, 2, scales, err);
+    if (nax == (size_t)rank && n->opset < 18) {
+        st = read_scales(n, 2, scales, err);
+    } else {
+        st = qcal__const_floats(n, 2, given_f, QCAL_MAX_RANK, &count, err);
+        if (st == QCAL_OK)
+            st = spread_axes(n, ax, nax, count, "scales", err);
+        for (int a = 0; st == QCAL_OK && a < rank; a++)
+            scales[a] = 1.0f;
+        for (size_t k = 0; st == QCAL_OK && k < nax; k++)
+            scales[ax[k]] = given_f[k];
+    }
     if (st != QCAL_OK)
         return st;
     return resize_build(n, &c, scales, NULL, err);
@@ -776,6 +947,10 @@ const qcal__op qcal__ops_resize[] = {
     { "Resize", 10, 10, scales_input_infer, resize_run, 1u << 1 },
     /* 11 and 13 share semantics and defaults; 18 adds antialias, axes, keep_aspect_ratio. */
     { "Resize", 11, 17, resize11_infer, resize_run, (1u << 1) | (1u << 2) | (1u << 3) },
+    { "Resize", 18, 18, resize11_infer, resize_run, (1u << 1) | (1u << 2) | (1u << 3) },
+    /* 19 adds half_pixel_symmetric */
+    { "Resize", 19, QCAL__OPSET_LAST, resize11_infer, resize_run,
+      (1u << 1) | (1u << 2) | (1u << 3) },
     { "Upsample", 1, 6, upsample1_infer, resize_run, 0 },
     { "Upsample", 7, 8, upsample7_infer, resize_run, 0 },
     /* Upsample is deprecated from opset 10 on (Resize replaces it). */
