@@ -14,23 +14,6 @@
 
 #include "ops/binary_impl.h"
 
-/* ---- type lists: X(op, suffix, C type, wide unsigned type for wrapping arithmetic, dtype) ---- */
-#define FLOAT_TYPES(X, op)                                                                      \
-    X(op, f32, float, float, QCAL_DT_FLOAT)                                                     \
-    X(op, f64, double, double, QCAL_DT_DOUBLE)
-#define SINT_TYPES(X, op)                                                                       \
-    X(op, i8, int8_t, uint32_t, QCAL_DT_INT8)                                                   \
-    X(op, i16, int16_t, uint32_t, QCAL_DT_INT16)                                                \
-    X(op, i32, int32_t, uint32_t, QCAL_DT_INT32)                                                \
-    X(op, i64, int64_t, uint64_t, QCAL_DT_INT64)
-#define UINT_TYPES(X, op)                                                                       \
-    X(op, u8, uint8_t, uint32_t, QCAL_DT_UINT8)                                                 \
-    X(op, u16, uint16_t, uint32_t, QCAL_DT_UINT16)                                              \
-    X(op, u32, uint32_t, uint32_t, QCAL_DT_UINT32)                                              \
-    X(op, u64, uint64_t, uint64_t, QCAL_DT_UINT64)
-#define INT_TYPES(X, op) SINT_TYPES(X, op) UINT_TYPES(X, op)
-#define NUM_TYPES(X, op) FLOAT_TYPES(X, op) INT_TYPES(X, op)
-
 #define ENTRY(op, sfx, T, U, DT) [DT] = op##_##sfx,
 
 /* ---- float16 helpers (Min, Max and comparisons select or compare, never round) ---- */
@@ -160,6 +143,12 @@ static qcal_status two_infer(qcal__node *n, const qcal__row_fn *fns, bool to_boo
         return qcal__node_error(err, n, QCAL_E_UNSUPPORTED, "type %s is not supported",
                                 qcal_dtype_name(dt));
     return qcal__bin_setup(n, fn, to_bool ? QCAL_DT_BOOL : dt, err);
+}
+
+qcal_status qcal__bin_two_infer(qcal__node *n, const qcal__row_fn *fns, bool to_bool,
+                               qcal_error *err)
+{
+    return two_infer(n, fns, to_bool, err);
 }
 
 #define TWO_INFER(name, fns, to_bool)                                                           \

@@ -66,6 +66,14 @@ qcal_status qcal__bin_setup_shapes(qcal__node *n, qcal__row_fn fn, qcal_dtype ou
  */
 qcal_status qcal__bin_setup(qcal__node *n, qcal__row_fn fn, qcal_dtype out_dt, qcal_error *err);
 
+/*
+ * Infer of a two-input op whose inputs have one type: the kernel for that type from fns
+ * (QCAL__NDT slots), broadcasting of the opset (qcal__bin_setup). Output: that type, or bool when
+ * to_bool.
+ */
+qcal_status qcal__bin_two_infer(qcal__node *n, const qcal__row_fn *fns, bool to_bool,
+                               qcal_error *err);
+
 /* run() of every node set up by qcal__bin_setup*: applies params->fn over the plan. */
 void qcal__bin_run(const qcal__node *n, void *scratch);
 
@@ -117,6 +125,23 @@ qcal_status qcal__prelu_infer(qcal__node *n, qcal_error *err);
                 o[i] = v;                                                                       \
         }                                                                                       \
     }
+
+/* ---- type lists: X(op, suffix, C type, wide unsigned type for wrapping arithmetic, dtype) ---- */
+#define FLOAT_TYPES(X, op)                                                                      \
+    X(op, f32, float, float, QCAL_DT_FLOAT)                                                     \
+    X(op, f64, double, double, QCAL_DT_DOUBLE)
+#define SINT_TYPES(X, op)                                                                       \
+    X(op, i8, int8_t, uint32_t, QCAL_DT_INT8)                                                   \
+    X(op, i16, int16_t, uint32_t, QCAL_DT_INT16)                                                \
+    X(op, i32, int32_t, uint32_t, QCAL_DT_INT32)                                                \
+    X(op, i64, int64_t, uint64_t, QCAL_DT_INT64)
+#define UINT_TYPES(X, op)                                                                       \
+    X(op, u8, uint8_t, uint32_t, QCAL_DT_UINT8)                                                 \
+    X(op, u16, uint16_t, uint32_t, QCAL_DT_UINT16)                                              \
+    X(op, u32, uint32_t, uint32_t, QCAL_DT_UINT32)                                              \
+    X(op, u64, uint64_t, uint64_t, QCAL_DT_UINT64)
+#define INT_TYPES(X, op) SINT_TYPES(X, op) UINT_TYPES(X, op)
+#define NUM_TYPES(X, op) FLOAT_TYPES(X, op) INT_TYPES(X, op)
 
 /* Number of dtype slots in per-dtype kernel tables (indexed by qcal_dtype). */
 #define QCAL__NDT (QCAL_DT_UINT64 + 1)

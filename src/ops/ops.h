@@ -59,6 +59,8 @@ extern const qcal__op qcal__ops_act[];     /* act.c: Celu, Mish, Gelu, Shrink, T
 extern const qcal__op qcal__ops_qlinear[]; /* qlinear.c: MatMulInteger, QLinearMatMul,
                                               DynamicQuantizeLinear */
 extern const qcal__op qcal__ops_qconv[];   /* qconv.c: ConvInteger, QLinearConv */
+extern const qcal__op qcal__ops_bitwise[]; /* bitwise.c: BitShift, Bitwise*, Mod */
+extern const qcal__op qcal__ops_math2[];   /* math2.c: CumSum, Trilu, EyeLike, Det */
 
 /* Finds the kernel for (op_type, opset) in the default domain; NULL if none. */
 const qcal__op *qcal__op_find(const char *op_type, int opset);

@@ -17,6 +17,8 @@ static const qcal__op *const FAMILIES[] = {
     qcal__ops_trig, /* trig.c */
     qcal__ops_act,  /* act.c */
     qcal__ops_qlinear, qcal__ops_qconv,
+    qcal__ops_bitwise,
+    qcal__ops_math2,
 };
 
 const qcal__op *qcal__op_find(const char *op_type, int opset)

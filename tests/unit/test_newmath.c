@@ -114,6 +114,125 @@ static void test_mish_large(void)
     opn_done(&t);
 }
 
+/* Mod: Python sign rule (fmod=0) for ints and floats, C rule (fmod=1); x % 0 and MIN % -1 give 0. */
+static void test_mod(void)
+{
+    const int32_t a[6] = { 7, -7, 7, -7, INT32_MIN, 5 }, b[6] = { 3, 3, -3, -3, -1, 0 };
+    const int32_t want_py[6] = { 1, 2, -2, -1, 0, 0 }, want_c[6] = { 1, -1, 1, -1, 0, 0 };
+    const float fa[3] = { 5.5f, -5.5f, 6.0f }, fb[3] = { -2.0f, 2.0f, 3.0f };
+    const float want_f[3] = { -0.5f, 0.5f, 0.0f };
+    opnode t = { 0 }, u = { 0 }, v = { 0 };
+
+    opn_in(&t, 0, QCAL_DT_INT32, 1, (int64_t[]){ 6 }, a);
+    opn_in(&t, 1, QCAL_DT_INT32, 1, (int64_t[]){ 6 }, b);
+    QT_OK(opn_run(&t, "Mod", 13));
+    QT_EQ_MEM(t.out[0].data, want_py, sizeof want_py);
+    opn_done(&t);
+    opn_in(&u, 0, QCAL_DT_INT32, 1, (int64_t[]){ 6 }, a);
+    opn_in(&u, 1, QCAL_DT_INT32, 1, (int64_t[]){ 6 }, b);
+    opn_int(&u, "fmod", 1);
+    QT_OK(opn_run(&u, "Mod", 13));
+    QT_EQ_MEM(u.out[0].data, want_c, sizeof want_c);
+    opn_done(&u);
+    opn_in(&v, 0, QCAL_DT_FLOAT, 1, (int64_t[]){ 3 }, fa);
+    opn_in(&v, 1, QCAL_DT_FLOAT, 1, (int64_t[]){ 3 }, fb);
+    QT_OK(opn_run(&v, "Mod", 13));
+    for (int i = 0; i < 3; i++)
+        QT_EQ_F32_BITS(((float *)v.out[0].data)[i], want_f[i]);
+    opn_done(&v);
+}
+
+/* BitShift by the width or more gives 0; a scalar shift broadcasts. */
+static void test_bitshift_wide(void)
+{
+    const uint8_t x[3] = { 0x81, 0xff, 1 }, s8[3] = { 1, 8, 200 }, want8[3] = { 0x02, 0, 0 };
+    const uint64_t x64[2] = { 1, 0x8000000000000000ull }, s64[1] = { 63 };
+    const uint64_t want64[2] = { 0, 1 };
+    opnode t = { 0 }, u = { 0 };
+
+    opn_in(&t, 0, QCAL_DT_UINT8, 1, (int64_t[]){ 3 }, x);
+    opn_in(&t, 1, QCAL_DT_UINT8, 1, (int64_t[]){ 3 }, s8);
+    opn_str(&t, "direction", "LEFT");
+    QT_OK(opn_run(&t, "BitShift", 11));
+    QT_EQ_MEM(t.out[0].data, want8, sizeof want8);
+    opn_done(&t);
+    opn_in(&u, 0, QCAL_DT_UINT64, 1, (int64_t[]){ 2 }, x64);
+    opn_in(&u, 1, QCAL_DT_UINT64, 0, NULL, s64);
+    opn_str(&u, "direction", "RIGHT");
+    QT_OK(opn_run(&u, "BitShift", 11));
+    QT_EQ_MEM(u.out[0].data, want64, sizeof want64);
+    opn_done(&u);
+}
+
+/* CumSum exclusive + reverse along axis 0 of a 3x2 int8 (wraps: 100 + 100 = -56). */
+static void test_cumsum_int8(void)
+{
+    const int8_t x[6] = { 1, 100, 2, 100, 3, 100 };
+    const int8_t want[6] = { 5, (int8_t)200, 3, 100, 0, 0 };
+    const int64_t axis[1] = { 0 };
+    opnode t = { 0 };
+
+    opn_in(&t, 0, QCAL_DT_INT8, 2, (int64_t[]){ 3, 2 }, x);
+    opn_in(&t, 1, QCAL_DT_INT64, 0, NULL, axis);
+    opn_int(&t, "exclusive", 1);
+    opn_int(&t, "reverse", 1);
+    QT_OK(opn_run(&t, "CumSum", 14));
+    QT_EQ_MEM(t.out[0].data, want, sizeof want);
+    opn_done(&t);
+}
+
+/* Trilu with k = INT64_MIN (lower: all zero; upper: all kept); EyeLike with k beyond the cols. */
+static void test_trilu_eyelike_extreme_k(void)
+{
+    const int32_t x[6] = { 1, 2, 3, 4, 5, 6 }, zero[6] = { 0 };
+    const int64_t kmin[1] = { INT64_MIN };
+    const uint8_t want_eye[6] = { 0, 0, 1, 0, 0, 0 };
+    opnode t = { 0 }, u = { 0 }, e = { 0 }, f = { 0 };
+
+    opn_in(&t, 0, QCAL_DT_INT32, 2, (int64_t[]){ 2, 3 }, x);
+    opn_in(&t, 1, QCAL_DT_INT64, 0, NULL, kmin);
+    opn_int(&t, "upper", 0);
+    QT_OK(opn_run(&t, "Trilu", 14));
+    QT_EQ_MEM(t.out[0].data, zero, sizeof zero);
+    opn_done(&t);
+    opn_in(&u, 0, QCAL_DT_INT32, 2, (int64_t[]){ 2, 3 }, x);
+    opn_in(&u, 1, QCAL_DT_INT64, 0, NULL, kmin);
+    QT_OK(opn_run(&u, "Trilu", 14));
+    QT_EQ_MEM(u.out[0].data, x, sizeof x);
+    opn_done(&u);
+    opn_in(&e, 0, QCAL_DT_INT32, 2, (int64_t[]){ 2, 3 }, x);
+    opn_int(&e, "k", 2);
+    opn_int(&e, "dtype", QCAL_DT_BOOL);
+    QT_OK(opn_run(&e, "EyeLike", 9));
+    QT_EQ_MEM(e.out[0].data, want_eye, sizeof want_eye);
+    opn_done(&e);
+    opn_in(&f, 0, QCAL_DT_INT32, 2, (int64_t[]){ 2, 3 }, x);
+    opn_int(&f, "k", INT64_MAX);
+    opn_int(&f, "dtype", QCAL_DT_INT32);
+    QT_OK(opn_run(&f, "EyeLike", 9));
+    QT_EQ_MEM(f.out[0].data, zero, sizeof zero);
+    opn_done(&f);
+}
+
+/*
+ * Det of a batch: [[0, 2, 1], [1, 1, 1], [2, 0, 3]] needs a row swap (pivot 0 at the corner):
+ * 0*(3-0) - 2*(3-2) + 1*(0-2) = -4; a singular matrix gives 0; numpy.linalg.det agrees.
+ */
+static void test_det_pivot(void)
+{
+    const float x[18] = { 0, 2, 1, 1, 1, 1, 2, 0, 3, 1, 2, 3, 2, 4, 6, 0, 1, 0 };
+    opnode t = { 0 };
+    const float *y;
+
+    opn_in(&t, 0, QCAL_DT_FLOAT, 3, (int64_t[]){ 2, 3, 3 }, x);
+    QT_OK(opn_run(&t, "Det", 22));
+    QT_EQ_I64(t.out[0].rank, 1);
+    y = t.out[0].data;
+    QT_EQ_F32_BITS(y[0], -4.0f);
+    QT_EQ_F32_BITS(y[1], 0.0f);
+    opn_done(&t);
+}
+
 int main(void)
 {
     QT_RUN(test_gelu_positions);
@@ -121,5 +240,10 @@ int main(void)
     QT_RUN(test_isinf_isnan);
     QT_RUN(test_sign);
     QT_RUN(test_mish_large);
+    QT_RUN(test_mod);
+    QT_RUN(test_bitshift_wide);
+    QT_RUN(test_cumsum_int8);
+    QT_RUN(test_trilu_eyelike_extreme_k);
+    QT_RUN(test_det_pivot);
     return qt_report();
 }
