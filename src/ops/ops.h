@@ -61,6 +61,9 @@ extern const qcal__op qcal__ops_qlinear[]; /* qlinear.c: MatMulInteger, QLinearM
 extern const qcal__op qcal__ops_qconv[];   /* qconv.c: ConvInteger, QLinearConv */
 extern const qcal__op qcal__ops_bitwise[]; /* bitwise.c: BitShift, Bitwise*, Mod */
 extern const qcal__op qcal__ops_math2[];   /* math2.c: CumSum, Trilu, EyeLike, Det */
+extern const qcal__op qcal__ops_spectral[]; /* spectral.c: DFT, STFT */
+extern const qcal__op qcal__ops_window[];   /* window.c: Hann/Hamming/BlackmanWindow,
+                                               MelWeightMatrix */
 
 /* Finds the kernel for (op_type, opset) in the default domain; NULL if none. */
 const qcal__op *qcal__op_find(const char *op_type, int opset);
