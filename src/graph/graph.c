@@ -207,6 +207,15 @@ void qcal__tensor_free(qcal__tensor *t)
     free(t);
 }
 
+size_t qcal__str_hash(const char *s)
+{
+    size_t h = (size_t)1469598103934665603ull;
+
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * (size_t)1099511628211ull;
+    return h;
+}
+
 qcal__tensor *qcal__graph_find(const qcal__graph *g, const char *name)
 {
     for (size_t i = 0; i < g->n_tensors; i++)

@@ -111,6 +111,9 @@ typedef struct qcal__graph {
 /* Destroys the graph and everything it owns. NULL-safe. */
 void qcal__graph_destroy(qcal__graph *g);
 
+/* FNV-1a hash of a NUL-terminated string (name tables). */
+size_t qcal__str_hash(const char *s);
+
 /* Finds a tensor by name; NULL if absent. Linear search (load time only). */
 qcal__tensor *qcal__graph_find(const qcal__graph *g, const char *name);
 

@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "onnx.pb-c.h"
+#include "onnx/inline.h"
 #include "onnx/onnx.h"
 #include "ops/ops.h"
 
@@ -284,17 +285,9 @@ typedef struct name_map {
     qcal__tensor **slots;
 } name_map;
 
-static size_t hash_str(const char *s)
-{
-    size_t h = 1469598103934665603ull;
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 1099511628211ull;
-    return h;
-}
-
 static qcal__tensor *map_get(const name_map *m, const char *name)
 {
-    for (size_t i = hash_str(name) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+    for (size_t i = qcal__str_hash(name) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
         if (!m->slots[i])
             return NULL;
         if (strcmp(m->slots[i]->name, name) == 0)
@@ -304,7 +297,7 @@ static qcal__tensor *map_get(const name_map *m, const char *name)
 
 static void map_put(name_map *m, qcal__tensor *t)
 {
-    size_t i = hash_str(t->name) & (m->cap - 1);
+    size_t i = qcal__str_hash(t->name) & (m->cap - 1);
     while (m->slots[i])
         i = (i + 1) & (m->cap - 1);
     m->slots[i] = t;
@@ -529,7 +522,8 @@ static qcal_status build_graph(qcal__graph *g, const Onnx__ModelProto *mp, qcal_
     const Onnx__GraphProto *gp = mp->graph;
     name_map map = { 0, NULL };
     unsupported_list uns = { .text = "", .used = 0, .count = 0 };
-    size_t total;
+    qcal__xnode *xn = NULL; /* the graph's nodes with local functions inlined */
+    size_t n_xn = 0, total;
     qcal_status st = QCAL_OK;
     int default_opset = -1;
 
@@ -553,13 +547,18 @@ static qcal_status build_graph(qcal__graph *g, const Onnx__ModelProto *mp, qcal_
     g->opset = default_opset;
     g->source_dtype = QCAL_DT_FLOAT;
 
+    st = qcal__onnx_expand(mp, gp, g->opset, g->path, &xn, &n_xn, err);
+    if (st != QCAL_OK)
+        return st;
     total = gp->n_initializer + gp->n_input + 8;
-    for (size_t i = 0; i < gp->n_node; i++)
-        total += gp->node[i]->n_output;
+    for (size_t i = 0; i < n_xn; i++)
+        total += xn[i].n_out;
     for (map.cap = 64; map.cap < 2 * total; map.cap *= 2) {}
     map.slots = calloc(map.cap, sizeof *map.slots);
-    if (!map.slots)
-        return qcal_error_set(err, QCAL_E_NOMEM, "%s: out of memory", g->path);
+    if (!map.slots) {
+        st = qcal_error_set(err, QCAL_E_NOMEM, "%s: out of memory", g->path);
+        goto out;
+    }
 
     for (size_t i = 0; i < gp->n_initializer; i++) {
         const Onnx__TensorProto *tp = gp->initializer[i];
@@ -620,42 +619,45 @@ static qcal_status build_graph(qcal__graph *g, const Onnx__ModelProto *mp, qcal_
         g->inputs[g->n_inputs++] = t;
     }
 
-    g->nodes = calloc(gp->n_node + 1, sizeof *g->nodes);
+    if (n_xn > INT_MAX - 1) {
+        st = qcal_error_set(err, QCAL_E_UNSUPPORTED, "%s: %zu nodes", g->path, n_xn);
+        goto out;
+    }
+    g->nodes = calloc(n_xn + 1, sizeof *g->nodes);
     if (!g->nodes) {
         st = qcal_error_set(err, QCAL_E_NOMEM, "%s: out of memory", g->path);
         goto out;
     }
     /* First pass: outputs, so that inputs can refer to nodes later in the file. */
-    for (size_t i = 0; i < gp->n_node; i++) {
-        const Onnx__NodeProto *np = gp->node[i];
+    for (size_t i = 0; i < n_xn; i++) {
+        const qcal__xnode *x = &xn[i];
+        const Onnx__NodeProto *np = x->np;
         qcal__node *n = &g->nodes[i];
-        char defname[64];
 
         g->n_nodes = (int)i + 1;
-        snprintf(defname, sizeof defname, "%s_%zu", np->op_type ? np->op_type : "node", i);
-        n->name = strdup(np->name && np->name[0] ? np->name : defname);
+        n->name = strdup(x->name);
         n->op_type = strdup(np->op_type ? np->op_type : "");
         n->domain = strdup(np->domain ? np->domain : "");
-        n->in = calloc(np->n_input + 1, sizeof *n->in);
-        n->out = calloc(np->n_output + 1, sizeof *n->out);
-        n->attr = calloc(np->n_attribute + 1, sizeof *n->attr);
+        n->in = calloc(x->n_in + 1, sizeof *n->in);
+        n->out = calloc(x->n_out + 1, sizeof *n->out);
+        n->attr = calloc(x->n_attr + 1, sizeof *n->attr);
         if (!n->name || !n->op_type || !n->domain || !n->in || !n->out || !n->attr) {
             st = qcal_error_set(err, QCAL_E_NOMEM, "%s: out of memory", g->path);
             goto out;
         }
-        n->n_in = (int)np->n_input;
-        n->n_out = (int)np->n_output;
+        n->n_in = (int)x->n_in;
+        n->n_out = (int)x->n_out;
         n->index = (int)i;
-        for (size_t k = 0; k < np->n_output; k++) {
+        for (size_t k = 0; k < x->n_out; k++) {
             qcal__tensor *t;
-            if (!np->output[k] || !np->output[k][0])
+            if (!x->out[k][0])
                 continue;
-            if (map_get(&map, np->output[k])) {
+            if (map_get(&map, x->out[k])) {
                 st = qcal_error_set(err, QCAL_E_CORRUPT, "%s: node '%s': tensor '%s' is defined twice",
-                                    g->path, n->name, np->output[k]);
+                                    g->path, n->name, x->out[k]);
                 goto out;
             }
-            t = qcal__graph_add_tensor(g, np->output[k]);
+            t = qcal__graph_add_tensor(g, x->out[k]);
             if (!t) {
                 st = qcal_error_set(err, QCAL_E_NOMEM, "%s: out of memory", g->path);
                 goto out;
@@ -664,9 +666,15 @@ static qcal_status build_graph(qcal__graph *g, const Onnx__ModelProto *mp, qcal_
             map_put(&map, t);
             n->out[k] = t;
         }
-        for (size_t k = 0; k < np->n_attribute; k++) {
+        for (size_t k = 0; k < x->n_attr; k++) {
             n->n_attr = (int)k + 1;
-            st = convert_attr(np->attribute[k], g->dir, &n->attr[k], err);
+            st = convert_attr(x->attr[k], g->dir, &n->attr[k], err);
+            if (st == QCAL_OK && strcmp(n->attr[k].name, x->attr_name[k]) != 0) {
+                /* A function's attribute given by the call under the function's name. */
+                free(n->attr[k].name);
+                if (!(n->attr[k].name = strdup(x->attr_name[k])))
+                    st = qcal_error_set(err, QCAL_E_NOMEM, "out of memory");
+            }
             if (st == QCAL_E_UNSUPPORTED) {
                 unsupported_add(&uns, err ? err->msg : "attribute");
                 st = QCAL_OK;
@@ -675,26 +683,26 @@ static qcal_status build_graph(qcal__graph *g, const Onnx__ModelProto *mp, qcal_
                 qcal_error_prefix(err, g->path);
                 goto out;
             }
-            if (np->attribute[k]->t)
-                note_source_dtype(g, np->attribute[k]->t->data_type);
+            if (x->attr[k]->t)
+                note_source_dtype(g, x->attr[k]->t->data_type);
         }
     }
     /* Second pass: inputs and kernels. */
-    for (size_t i = 0; i < gp->n_node; i++) {
-        const Onnx__NodeProto *np = gp->node[i];
+    for (size_t i = 0; i < n_xn; i++) {
+        const qcal__xnode *x = &xn[i];
         qcal__node *n = &g->nodes[i];
         const char *dom = n->domain;
         char what[160];
 
-        for (size_t k = 0; k < np->n_input; k++) {
-            if (!np->input[k] || !np->input[k][0])
+        for (size_t k = 0; k < x->n_in; k++) {
+            if (!x->in[k][0])
                 continue;
-            n->in[k] = map_get(&map, np->input[k]);
+            n->in[k] = map_get(&map, x->in[k]);
             if (!n->in[k]) {
                 st = qcal_error_set(err, QCAL_E_CORRUPT,
                                     "%s: node '%s' (%s): input '%s' is not defined by any node, "
                                     "initializer or graph input", g->path, n->name, n->op_type,
-                                    np->input[k]);
+                                    x->in[k]);
                 goto out;
             }
         }
@@ -707,7 +715,7 @@ static qcal_status build_graph(qcal__graph *g, const Onnx__ModelProto *mp, qcal_
             unsupported_add(&uns, what);
             continue;
         }
-        n->opset = g->opset;
+        n->opset = x->opset;
         n->op = qcal__op_find(n->op_type, n->opset);
         if (!n->op) {
             snprintf(what, sizeof what, "%s (opset %d)", n->op_type, n->opset);
@@ -749,6 +757,7 @@ static qcal_status build_graph(qcal__graph *g, const Onnx__ModelProto *mp, qcal_
     st = topo_order(g, err);
 out:
     free(map.slots);
+    qcal__xnodes_free(xn, n_xn);
     return st;
 }
 
