@@ -1,9 +1,14 @@
 /* HDF5 helpers of the store module (see h5util.h). */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "store/h5util.h"
 #include "util/atomic.h"
@@ -378,6 +383,159 @@ void qcal__h5_free_strings(char **v, size_t n)
     free(v);
 }
 
+/* ---- variable-length string references ----------------------------------------------------
+ *
+ * A variable-length string element on disk is (length: uint32, global heap collection address:
+ * sizeof_addr bytes, object index: uint32). HDF5 1.10's H5HG_read trusts the index (an
+ * assertion only) and copies the heap object's size into a buffer of the element's length, so
+ * a damaged column crashes it. Before any H5Dread of such a column, check_vlen_refs reads the
+ * raw elements and each referenced collection itself (file format: "GCOL", version 1, 3
+ * reserved bytes, collection size; then objects of (index: uint16, reference count: uint16,
+ * 4 reserved, size: sizeof_size) with their data padded to 8 bytes, index 0 being the free
+ * space) and requires every non-empty element to name an existing object of exactly its
+ * length inside the collection and the file.
+ */
+
+/* Little-endian unsigned integer of n (<= 8) bytes. */
+static uint64_t le(const unsigned char *p, size_t n)
+{
+    uint64_t v = 0;
+
+    for (size_t i = n; i-- > 0;)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static bool read_at(int fd, void *buf, size_t n, uint64_t off)
+{
+    size_t done = 0;
+
+    while (done < n) {
+        ssize_t r = pread(fd, (char *)buf + done, n - done, (off_t)(off + done));
+        if (r <= 0)
+            return false;
+        done += (size_t)r;
+    }
+    return true;
+}
+
+/* The objects of the collection at absolute offset addr: sizes[idx] (UINT64_MAX: absent). */
+static bool parse_collection(int fd, uint64_t fsize, uint64_t addr, size_t ssize,
+                             uint64_t *sizes)
+{
+    unsigned char hdr[24];
+    uint64_t csize, pos, end;
+    size_t hlen = 8 + ssize, olen = (4 + 4 + ssize + 7) / 8 * 8;
+
+    for (size_t i = 0; i < 65536; i++)
+        sizes[i] = UINT64_MAX;
+    if (addr > fsize || fsize - addr < hlen || !read_at(fd, hdr, hlen, addr) ||
+        memcmp(hdr, "GCOL", 4) != 0 || hdr[4] != 1)
+        return false;
+    csize = le(hdr + 8, ssize);
+    if (csize < hlen || csize > fsize - addr)
+        return false;
+    end = addr + csize;
+    for (pos = addr + hlen; end - pos >= olen; ) {
+        unsigned char o[24];
+        uint64_t idx, size, padded;
+        if (!read_at(fd, o, olen, pos))
+            return false;
+        idx = le(o, 2);
+        size = le(o + 8, ssize);
+        if (idx == 0) /* the free space: the rest of the collection */
+            break;
+        padded = size > UINT64_MAX - 7 ? UINT64_MAX : (size + 7) / 8 * 8;
+        if (padded > end - pos - olen || sizes[idx] != UINT64_MAX)
+            return false;
+        sizes[idx] = size;
+        pos += olen + padded;
+    }
+    return true;
+}
+
+static qcal_status check_vlen_refs(const qcal__h5 *h, hid_t dset, const char *obj, size_t n)
+{
+    hid_t fid = -1, fcpl = -1;
+    size_t asize = 0, ssize = 0, esize;
+    hsize_t ub = 0;
+    haddr_t off;
+    unsigned char *raw = NULL;
+    uint64_t *sizes = NULL, cached = UINT64_MAX, fsize;
+    struct stat sb;
+    qcal_status st = QCAL_OK;
+    int fd = -1;
+
+    QCAL__H5_CHECK(h, fid = H5Iget_file_id(dset), "read the file of %s", obj);
+    QCAL__H5_CHECK(h, fcpl = H5Fget_create_plist(fid), "read the properties of %s", obj);
+    QCAL__H5_CHECK(h, H5Pget_sizes(fcpl, &asize, &ssize), "read the properties of %s", obj);
+    QCAL__H5_CHECK(h, H5Pget_userblock(fcpl, &ub), "read the properties of %s", obj);
+    if (asize < 1 || asize > 8 || ssize < 1 || ssize > 8) {
+        st = qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: unexpected address sizes (%zu, %zu)",
+                            h->path, asize, ssize);
+        goto out;
+    }
+    esize = 4 + asize + 4;
+    off = H5Dget_offset(dset);
+    H5Eclear2(H5E_DEFAULT);
+    if (off == HADDR_UNDEF || H5Dget_storage_size(dset) != (hsize_t)n * esize) {
+        st = qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: %s: the strings are not stored as one "
+                            "contiguous block of %zu references", h->path, obj, n);
+        goto out;
+    }
+    fd = open(h->path, O_RDONLY | O_CLOEXEC);
+    raw = malloc(n * esize);
+    sizes = malloc(65536 * sizeof *sizes);
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        st = qcal_error_set(h->err, QCAL_E_IO, "%s: %s", h->path, strerror(errno));
+        goto out;
+    }
+    if (!raw || !sizes) {
+        st = qcal_error_set(h->err, QCAL_E_NOMEM, "%s: out of memory reading %s", h->path, obj);
+        goto out;
+    }
+    fsize = (uint64_t)sb.st_size;
+    if ((uint64_t)off > fsize || fsize - (uint64_t)off < n * esize ||
+        !read_at(fd, raw, n * esize, (uint64_t)off)) {
+        st = qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: %s: the string references lie outside "
+                            "the file", h->path, obj);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *e = raw + i * esize;
+        uint64_t len = le(e, 4), addr = le(e + 4, asize), idx = le(e + 4 + asize, 4);
+        if (len == 0)
+            continue; /* read as "" without touching the heap */
+        if (addr > UINT64_MAX - ub || idx == 0 || idx > 65535) {
+            st = QCAL_E_CORRUPT;
+        } else if (addr + ub != cached) {
+            cached = addr + ub;
+            if (!parse_collection(fd, fsize, cached, ssize, sizes)) {
+                cached = UINT64_MAX;
+                st = QCAL_E_CORRUPT;
+            }
+        }
+        if (st == QCAL_OK && sizes[idx] != len)
+            st = QCAL_E_CORRUPT;
+        if (st != QCAL_OK) {
+            st = qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: %s: row %zu references a string "
+                                "that is not in the file (damaged heap reference)", h->path, obj,
+                                i);
+            goto out;
+        }
+    }
+out:
+    if (fd >= 0)
+        close(fd);
+    free(raw);
+    free(sizes);
+    if (fcpl >= 0)
+        H5Pclose(fcpl);
+    if (fid >= 0)
+        H5Fclose(fid);
+    return st;
+}
+
 /*
  * Reads the n strings of a dataset (is_attr 0) or attribute (is_attr 1) obj_id with file type
  * ftype and dataspace space into malloc'd copies out[0..n). Variable-length strings are copied
@@ -403,6 +561,9 @@ static qcal_status read_strs(const qcal__h5 *h, hid_t obj_id, int is_attr, hid_t
     QCAL__H5_CHECK(h, mt = H5Tcopy(H5T_C_S1), "create string type");
     QCAL__H5_CHECK(h, H5Tset_cset(mt, H5Tget_cset(ftype)), "create string type");
     if (var) {
+        /* A damaged heap reference must not reach HDF5's heap reader (see above). */
+        if (!is_attr && (st = check_vlen_refs(h, obj_id, obj, n)) != QCAL_OK)
+            goto out;
         QCAL__H5_CHECK(h, H5Tset_size(mt, H5T_VARIABLE), "create string type");
         vl = calloc(n, sizeof *vl);
         if (!vl)

@@ -6,7 +6,10 @@
  * the file and the first problem, never a crash.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -60,6 +63,19 @@ static bool csr_ok(const uint64_t *start, const uint64_t *count, size_t rows, si
         if (count[i] > n || start[i] > n - count[i])
             return false;
     return true;
+}
+
+/* True when the counts of rows rows add up to exactly n (C = sum of ch_count). */
+static bool csr_sum_is(const uint64_t *count, size_t rows, size_t n)
+{
+    uint64_t sum = 0;
+
+    for (size_t i = 0; i < rows; i++) {
+        if (count[i] > UINT64_MAX - sum)
+            return false;
+        sum += count[i];
+    }
+    return sum == (uint64_t)n;
 }
 
 static qcal_status read_root(const qcal__h5 *h, hid_t fid, qcal_stats *s)
@@ -288,9 +304,10 @@ static qcal_status read_weights(const qcal__h5 *h, hid_t fid, qcal_stats *s)
     TRY(qcal__h5_read_array(h, g, "ch_count", H5T_NATIVE_UINT64, W, 0, count));
     TRY(qcal__h5_read_array(h, g, "ch_min", H5T_NATIVE_FLOAT, C, 0, chmin));
     TRY(qcal__h5_read_array(h, g, "ch_max", H5T_NATIVE_FLOAT, C, 0, chmax));
-    if (!csr_ok(start, count, W, C)) {
-        st = qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: /weights channel ranges exceed "
-                            "ch_min", h->path);
+    if (!csr_ok(start, count, W, C) || !csr_sum_is(count, W, C)) {
+        st = qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: /weights/ch_start, ch_count: channel "
+                            "ranges exceed or do not add up to the %zu rows of ch_min", h->path,
+                            C);
         goto out;
     }
     for (size_t i = 0; i < W; i++) {
@@ -498,9 +515,10 @@ static qcal_status read_enc_params(const qcal__h5 *h, hid_t g, qcal_enc_set *e)
     TRY(qcal__h5_read_array(h, g, "param_symmetric", H5T_NATIVE_UINT8, n, 0, bv));
     for (size_t i = 0; i < n; i++)
         e->param[i].symmetric = bv[i] != 0;
-    if (!csr_ok(start, count, n, C)) {
-        st = qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: /encodings/%s: parameter channel "
-                            "ranges exceed param_scale", h->path, e->label);
+    if (!csr_ok(start, count, n, C) || !csr_sum_is(count, n, C)) {
+        st = qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: /encodings/%s/param_ch_start, "
+                            "param_ch_count: channel ranges exceed or do not add up to the %zu "
+                            "rows of param_scale", h->path, e->label, C);
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
@@ -656,6 +674,238 @@ out:
     return st;
 }
 
+/* ---- consistency of what was read (DESIGN.md "HDF5 stats file") ---------------------------
+ *
+ * Every value is checked against the schema and the other columns before any caller uses it:
+ * the sample counts agree with each other, names are non-empty and unique, encodings name
+ * existing tensors and hold usable numbers. The first problem is one error naming the dataset.
+ */
+
+static int cmp_str_ptr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted copy of the n strings v (NULL when n is 0 or on failure: *fail). */
+static char **sorted_copy(char *const *v, size_t n, bool *fail)
+{
+    char **c = alloc_n(n, sizeof *c, fail);
+
+    if (c) {
+        memcpy(c, v, n * sizeof *c);
+        qsort(c, n, sizeof *c, cmp_str_ptr);
+    }
+    return c;
+}
+
+/* Gathers the char * field at byte offset off of n records of size rsize into a sorted array. */
+static char **sorted_field(const void *recs, size_t rsize, size_t off, size_t n, bool *fail)
+{
+    char **c = alloc_n(n, sizeof *c, fail);
+
+    for (size_t i = 0; c && i < n; i++)
+        memcpy(&c[i], (const char *)recs + i * rsize + off, sizeof c[i]);
+    if (c)
+        qsort(c, n, sizeof *c, cmp_str_ptr);
+    return c;
+}
+
+#define SORTED_FIELD(recs, type, field, n, fail)                                                 \
+    sorted_field((recs), sizeof(type), offsetof(type, field), (n), (fail))
+
+/* The first empty or repeated name of a sorted array, or NULL. */
+static const char *bad_name(char *const *sorted, size_t n, bool *empty)
+{
+    for (size_t i = 0; i < n; i++) {
+        *empty = !sorted[i][0];
+        if (*empty || (i > 0 && !strcmp(sorted[i], sorted[i - 1])))
+            return sorted[i];
+    }
+    return NULL;
+}
+
+static bool has_name(char *const *sorted, size_t n, const char *name)
+{
+    return n && bsearch(&name, sorted, n, sizeof *sorted, cmp_str_ptr) != NULL;
+}
+
+/* Fails naming dataset obj when a sorted name column has an empty or repeated entry. */
+static qcal_status check_names(const qcal__h5 *h, char *const *sorted, size_t n, const char *obj)
+{
+    bool empty = false;
+    const char *b = bad_name(sorted, n, &empty);
+
+    if (!b)
+        return QCAL_OK;
+    if (empty)
+        return qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: %s has an empty name", h->path, obj);
+    return qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: %s lists '%s' twice", h->path, obj, b);
+}
+
+/* An n-bit integer encoding: scale finite > 0, finite min <= max, offset in [-(2^n - 1), 0]. */
+static bool int_enc_ok(int bits, float scale, float mn, float mx, int64_t offset)
+{
+    return bits >= 2 && bits <= 32 && isfinite(scale) && scale > 0.0f && isfinite(mn) &&
+           isfinite(mx) && mn <= mx && offset <= 0 && offset >= -(int64_t)((UINT64_C(1) << bits) - 1);
+}
+
+static qcal_status check_enc(const qcal__h5 *h, const qcal_stats *s, const qcal_enc_set *e,
+                             char *const *acts, char *const *weights)
+{
+    char obj[320];
+    qcal_status st = QCAL_OK;
+    bool fail = false;
+    char **names;
+
+    snprintf(obj, sizeof obj, "/encodings/%s/act_name", e->label);
+    names = SORTED_FIELD(e->act, qcal_act_enc, name, e->n_act, &fail);
+    if (fail)
+        return nomem(h, obj);
+    st = check_names(h, names, e->n_act, obj);
+    free(names);
+    if (st != QCAL_OK)
+        return st;
+    names = SORTED_FIELD(e->param, qcal_param_enc, name, e->n_param, &fail);
+    if (fail)
+        return nomem(h, obj);
+    snprintf(obj, sizeof obj, "/encodings/%s/param_name", e->label);
+    st = check_names(h, names, e->n_param, obj);
+    free(names);
+    if (st != QCAL_OK)
+        return st;
+    for (size_t i = 0; i < e->n_act; i++) {
+        const qcal_act_enc *a = &e->act[i];
+        if (!has_name(acts, s->n_act, a->name))
+            return qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: /encodings/%s/act_name: '%s' is "
+                                  "not an activation of the file", h->path, e->label, a->name);
+        if (a->is_float ? a->bitwidth != 0 && a->bitwidth != 16 && a->bitwidth != 32
+                        : !int_enc_ok(a->bitwidth, a->scale, a->min, a->max, a->offset))
+            return qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: /encodings/%s: activation '%s': "
+                                  "bad %s encoding (bitwidth %d, scale %g, offset %lld, range "
+                                  "[%g, %g])", h->path, e->label, a->name,
+                                  a->is_float ? "float" : "integer", a->bitwidth,
+                                  (double)a->scale, (long long)a->offset, (double)a->min,
+                                  (double)a->max);
+    }
+    for (size_t i = 0; i < e->n_param; i++) {
+        const qcal_param_enc *p = &e->param[i];
+        const qcal_weight_rec *w = NULL;
+        for (size_t k = 0; !w && has_name(weights, s->n_weights, p->name) && k < s->n_weights;
+             k++)
+            if (!strcmp(s->weights[k].name, p->name))
+                w = &s->weights[k];
+        if (!w)
+            return qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: /encodings/%s/param_name: '%s' "
+                                  "is not a weight of the file", h->path, e->label, p->name);
+        if (p->ch_count != 1 && p->ch_count != w->ch_count)
+            return qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: /encodings/%s/param_ch_count: "
+                                  "'%s' has %zu channels, the weight %zu", h->path, e->label,
+                                  p->name, p->ch_count, w->ch_count);
+        for (size_t c = 0; c < p->ch_count; c++)
+            if (!int_enc_ok(p->bitwidth, p->scale[c], p->min[c], p->max[c], p->offset[c]))
+                return qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: /encodings/%s: parameter "
+                                      "'%s' channel %zu: bad encoding (bitwidth %d, scale %g, "
+                                      "offset %lld, range [%g, %g])", h->path, e->label,
+                                      p->name, c, p->bitwidth, (double)p->scale[c],
+                                      (long long)p->offset[c], (double)p->min[c],
+                                      (double)p->max[c]);
+    }
+    return QCAL_OK;
+}
+
+/* min <= max, or both NaN (no finite value). */
+static bool range_ok(float mn, float mx)
+{
+    return (isnan(mn) && isnan(mx)) || (!isnan(mn) && !isnan(mx) && mn <= mx);
+}
+
+static qcal_status check_all(const qcal__h5 *h, const qcal_stats *s)
+{
+    char **acts = NULL, **weights = NULL, **paths = NULL, **skipped = NULL;
+    uint64_t sum = 0;
+    bool fail = false;
+    qcal_status st = QCAL_OK;
+
+    /* Root: samples = sum of rank_samples = listed - skipped; values seen need a sample. */
+    if (s->ranks < 1) {
+        st = qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: /@ranks is %d (need at least one)",
+                            h->path, s->ranks);
+        goto out;
+    }
+    for (size_t i = 0; s->samples == 0 && i < s->n_act; i++) {
+        const qcal_hist *x = &s->act[i].hist;
+        if (x->count || x->nan || x->pinf || x->ninf) {
+            st = qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: /@samples is 0 but activation "
+                                "'%s' has values", h->path, s->act[i].name);
+            goto out;
+        }
+    }
+    for (int r = 0; r < s->ranks; r++) {
+        if (s->rank_samples[r] > UINT64_MAX - sum) {
+            sum = UINT64_MAX;
+            break;
+        }
+        sum += s->rank_samples[r];
+    }
+    if (sum != s->samples) {
+        st = qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: /@rank_samples adds up to %llu, "
+                            "/@samples is %llu", h->path, (unsigned long long)sum,
+                            (unsigned long long)s->samples);
+        goto out;
+    }
+    if (s->n_skipped > s->n_samples || s->n_samples - s->n_skipped != s->samples) {
+        st = qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: /samples/path lists %zu samples and "
+                            "/samples/skipped %zu, but /@samples is %llu", h->path, s->n_samples,
+                            s->n_skipped, (unsigned long long)s->samples);
+        goto out;
+    }
+    paths = sorted_copy(s->sample_paths, s->n_samples, &fail);
+    skipped = sorted_copy(s->skipped, s->n_skipped, &fail);
+    acts = SORTED_FIELD(s->act, qcal_act_rec, name, s->n_act, &fail);
+    weights = SORTED_FIELD(s->weights, qcal_weight_rec, name, s->n_weights, &fail);
+    if (fail) {
+        st = nomem(h, "the names");
+        goto out;
+    }
+    TRY(check_names(h, paths, s->n_samples, "/samples/path"));
+    TRY(check_names(h, skipped, s->n_skipped, "/samples/skipped"));
+    for (size_t i = 0; i < s->n_skipped; i++)
+        if (!has_name(paths, s->n_samples, s->skipped[i])) {
+            st = qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: /samples/skipped: '%s' is not in "
+                                "/samples/path", h->path, s->skipped[i]);
+            goto out;
+        }
+    TRY(check_names(h, acts, s->n_act, "/activations/name"));
+    TRY(check_names(h, weights, s->n_weights, "/weights/name"));
+    for (size_t i = 0; i < s->n_act; i++) {
+        const char *k = s->act[i].kind;
+        if (strcmp(k, "input") && strcmp(k, "activation") && strcmp(k, "output")) {
+            st = qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: /activations/kind: '%s' of '%s' is "
+                                "not input, activation or output", h->path, k, s->act[i].name);
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < s->n_weights; i++) {
+        const qcal_weight_rec *w = &s->weights[i];
+        bool ok = w->axis >= -1 && range_ok(w->min, w->max) && (w->axis >= 0 || !w->ch_count);
+        for (size_t c = 0; ok && c < w->ch_count; c++)
+            ok = range_ok(w->ch_min[c], w->ch_max[c]);
+        if (!ok) {
+            st = qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: /weights: '%s' has a bad axis (%d) "
+                                "or a range with min > max", h->path, w->name, w->axis);
+            goto out;
+        }
+    }
+    for (size_t k = 0; k < s->n_enc; k++)
+        TRY(check_enc(h, s, &s->enc[k], acts, weights));
+out:
+    free(acts);
+    free(weights);
+    free(paths);
+    free(skipped);
+    return st;
+}
+
 qcal_status qcal_stats_read(const char *path, qcal_stats *s, qcal_error *err)
 {
     qcal__h5 h = { .path = path, .code = QCAL_E_CORRUPT, .err = err };
@@ -689,6 +939,7 @@ qcal_status qcal_stats_read(const char *path, qcal_stats *s, qcal_error *err)
     TRY(read_samples(&h, fid, s));
     TRY(read_encodings(&h, fid, s));
     TRY(read_dumps(&h, fid, s));
+    TRY(check_all(&h, s));
 out:
     if (fid >= 0)
         H5Fclose(fid);

@@ -89,7 +89,8 @@ static void build_stats(qcal_stats *s)
     static const char *const gouts[] = { "relu_out" };
     static const char *const paths[] = { "data/a.png", "data/sub/b.png",
                                          "data/donn\xc3\xa9\x65s/\xc3\xbc.png" };
-    static const char *const skipped[] = { "data/broken.png" };
+    /* A skipped sample is one of the listed ones; samples counts the others. */
+    static const char *const skipped[] = { "data/sub/b.png" };
     qcal_weight_rec *w;
     qcal_enc_set *e;
     qcal_param_enc *p;
@@ -99,13 +100,13 @@ static void build_stats(qcal_stats *s)
     s->created = xstrdup("2024-05-01T12:00:00Z");
     s->model_path = xstrdup("models/m.onnx");
     s->model_sha256 = xstrdup("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
-    s->samples = 3;
+    s->samples = 2;
     s->bins = 16;
     s->preprocess = xstrdup("{\"size\":[28,28],\"mean\":[0.5]}");
     s->dataset = xstrdup("{\"kind\":\"dir\",\"path\":\"data\",\"count\":4}");
     s->ranks = 2;
     s->rank_samples = xcalloc(2, sizeof *s->rank_samples);
-    s->rank_samples[0] = 2;
+    s->rank_samples[0] = 1;
     s->rank_samples[1] = 1;
 
     s->n_act = 3;
@@ -455,7 +456,12 @@ static void test_empty_tables(void)
     QT_TRUE(r.dumps_file == NULL);
     qcal_stats_fini(&r);
 
-    /* An encoding set with no rows at all, and one with a per-tensor parameter. */
+    /* An encoding set with no rows at all, and one with a per-tensor parameter (of the one
+     * weight, which has no channel axis). */
+    s.n_weights = 1;
+    s.weights = xcalloc(1, sizeof *s.weights);
+    s.weights[0].name = xstrdup("w");
+    s.weights[0].axis = -1;
     s.n_enc = 2;
     s.enc = xcalloc(2, sizeof *s.enc);
     s.enc[0].label = xstrdup("zz-empty");
@@ -469,6 +475,7 @@ static void test_empty_tables(void)
     s.enc[1].param[0].max = xcalloc(1, sizeof(float));
     s.enc[1].param[0].offset = xcalloc(1, sizeof(int64_t));
     s.enc[1].param[0].scale[0] = 0.5f;
+    s.enc[1].param[0].bitwidth = 8;
     QT_OK(qcal_stats_write(path, &s, &err));
     QT_OK(qcal_stats_read(path, &r, &err));
     /* Creation order, not name order. */
@@ -593,7 +600,7 @@ static void test_corrupt(void)
     QT_OK(qcal_stats_write(path, &s, NULL));
     poke(path, "/weights/ch_count", H5T_NATIVE_UINT64, 0, &big);
     QT_EQ_I64(qcal_stats_read(path, &r, &err), QCAL_E_CORRUPT);
-    QT_TRUE(msg_has(&err, "/weights channel ranges"));
+    QT_TRUE(msg_has(&err, "/weights/ch_start, ch_count: channel ranges exceed"));
 
     QT_OK(qcal_stats_write(path, &s, NULL));
     {
@@ -741,6 +748,12 @@ static void test_large(void)
     s.bins = B;
     s.ranks = 1;
     s.rank_samples = xcalloc(1, sizeof(uint64_t));
+    /* One sample gave the values (the counts must agree, see stats_read.c). */
+    s.samples = 1;
+    s.rank_samples[0] = 1;
+    s.n_samples = 1;
+    s.sample_paths = xcalloc(1, sizeof(char *));
+    s.sample_paths[0] = xstrdup("sample0.npy");
     s.n_act = T;
     s.act = xcalloc(T, sizeof *s.act);
     for (size_t t = 0; t < T; t++) {
