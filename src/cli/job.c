@@ -813,3 +813,12 @@ out:
     free(j.set_origin);
     return st;
 }
+
+void qcal__cli_job_release(void)
+{
+    while (g_kept) {
+        kept *k = g_kept;
+        g_kept = k->next;
+        free(k);
+    }
+}

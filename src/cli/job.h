@@ -55,4 +55,9 @@ const char *qcal__cli_job_set_origin(qcal__cli_job *j, const yaml_node_t *n);
  */
 qcal_status qcal__cli_job_apply_sets(qcal__cli_job *j, int nset, char *const *sets);
 
+/* Frees the strings that every job loaded so far keeps for the options (job.c); the options that
+ * point to them are invalid afterwards. The CLI loads one job and never calls it; the fuzz
+ * harness (tests/fuzz/fuzz_job.c) loads one per input. */
+void qcal__cli_job_release(void);
+
 #endif

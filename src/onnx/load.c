@@ -772,9 +772,12 @@ qcal_status qcal__onnx_load_buffer(const char *path, const void *data, size_t le
     if (sha256_hex)
         qcal__sha256_hex(data, len, sha256_hex);
     mp = onnx__model_proto__unpack(NULL, len, data);
-    if (!mp || !mp->graph)
+    if (!mp || !mp->graph) {
+        if (mp) /* parsed, but without a graph */
+            onnx__model_proto__free_unpacked(mp, NULL);
         return qcal_error_set(err, QCAL_E_CORRUPT, "%s: not a valid ONNX model (protobuf parse "
                               "failed)", path);
+    }
     g = calloc(1, sizeof *g);
     if (!g || !(g->path = strdup(path)) || !(g->dir = dirname_of(path))) {
         st = qcal_error_set(err, QCAL_E_NOMEM, "%s: out of memory", path);
