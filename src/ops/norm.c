@@ -246,6 +246,11 @@ static void mean_var(const float *v, size_t len, double *mean, double *var)
     *var = len ? q / (double)len : 0.0;
 }
 
+void qcal__mean_var_f32(const float *v, size_t len, double *mean, double *var)
+{
+    mean_var(v, len, mean, var);
+}
+
 static void in_run(const qcal__node *n, void *scratch)
 {
     const qcal__tensor *xt = n->in[0];

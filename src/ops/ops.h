@@ -64,6 +64,7 @@ extern const qcal__op qcal__ops_math2[];   /* math2.c: CumSum, Trilu, EyeLike, D
 extern const qcal__op qcal__ops_spectral[]; /* spectral.c: DFT, STFT */
 extern const qcal__op qcal__ops_window[];   /* window.c: Hann/Hamming/BlackmanWindow,
                                                MelWeightMatrix */
+extern const qcal__op qcal__ops_groupnorm[]; /* groupnorm.c: GroupNormalization, LpNormalization */
 
 /* Finds the kernel for (op_type, opset) in the default domain; NULL if none. */
 const qcal__op *qcal__op_find(const char *op_type, int opset);
@@ -138,6 +139,10 @@ qcal_status qcal__mul_i64(const qcal__node *n, const char *what, int64_t a, int6
  * dims overflows (so strides derived from the shape are safe even when a dim is 0). */
 qcal_status qcal__dims_product(const qcal__node *n, const char *what, int rank,
                                const int64_t *dims, int64_t *out, qcal_error *err);
+
+/* norm.c: two-pass mean and population variance of v[0..len) in double, in index order
+ * (0 and 0 when len is 0). Used by the normalisation kernels of several families. */
+void qcal__mean_var_f32(const float *v, size_t len, double *mean, double *var);
 
 /* Row-major strides (in elements) of a shape. */
 void qcal__strides(int rank, const int64_t *dims, int64_t *strides);

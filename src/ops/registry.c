@@ -19,6 +19,7 @@ static const qcal__op *const FAMILIES[] = {
     qcal__ops_qlinear, qcal__ops_qconv,
     qcal__ops_bitwise,
     qcal__ops_math2,
+    qcal__ops_groupnorm,
     qcal__ops_spectral, qcal__ops_window,
 };
 

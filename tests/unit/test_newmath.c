@@ -233,6 +233,74 @@ static void test_det_pivot(void)
     opn_done(&t);
 }
 
+/*
+ * GroupNormalization: opset 21 takes scale/bias per channel, opsets 18-20 per group. Expected
+ * values: numpy in float64 (x.reshape(N, G, -1), population variance, eps 1e-5), rounded to
+ * float32; checked to 2e-6 relative.
+ */
+static void test_groupnorm_versions(void)
+{
+    static const float x[12] = { 0.5f, -1.25f, 3.0f, 2.0f, 0.0f, -0.75f,
+                                 10.0f, 11.5f, 9.0f, 8.25f, 12.0f, 10.5f };
+    static const float s21[4] = { 0.5f, 1.0f, 2.0f, -1.0f }, b21[4] = { 0.1f, 0.0f, -0.2f, 0.3f };
+    static const float s18[2] = { 2.0f, -0.5f }, b18[2] = { 1.0f, 0.0f };
+    static const float want21[12] = { 0.072049215f, -0.5149173f, 0.9105728f, 0.95032674f,
+                                      -0.39131102f, -0.89442515f, -0.5179806f, 1.7714796f,
+                                      -2.0442874f, 1.7945087f, -1.0673164f, 0.077413596f };
+    static const float want18[12] = { 0.8881968f, -1.4596692f, 4.2422915f, 2.9006536f,
+                                      0.21737798f, -0.78885037f, 0.07949515f, -0.49286988f,
+                                      0.46107182f, 0.7472544f, -0.68365824f, -0.111293204f };
+    opnode t = { 0 }, u = { 0 }, w = { 0 };
+
+    opn_in(&t, 0, QCAL_DT_FLOAT, 3, (int64_t[]){ 1, 4, 3 }, x);
+    opn_in(&t, 1, QCAL_DT_FLOAT, 1, (int64_t[]){ 4 }, s21);
+    opn_in(&t, 2, QCAL_DT_FLOAT, 1, (int64_t[]){ 4 }, b21);
+    opn_int(&t, "num_groups", 2);
+    QT_OK(opn_run(&t, "GroupNormalization", 21));
+    for (int i = 0; i < 12; i++)
+        QT_NEAR(((float *)t.out[0].data)[i], want21[i], 2e-6 * fabs(want21[i]) + 1e-7);
+    opn_done(&t);
+    opn_in(&u, 0, QCAL_DT_FLOAT, 3, (int64_t[]){ 1, 4, 3 }, x);
+    opn_in(&u, 1, QCAL_DT_FLOAT, 1, (int64_t[]){ 2 }, s18);
+    opn_in(&u, 2, QCAL_DT_FLOAT, 1, (int64_t[]){ 2 }, b18);
+    opn_int(&u, "num_groups", 2);
+    QT_OK(opn_run(&u, "GroupNormalization", 18));
+    for (int i = 0; i < 12; i++)
+        QT_NEAR(((float *)u.out[0].data)[i], want18[i], 2e-6 * fabs(want18[i]) + 1e-7);
+    opn_done(&u);
+    /* Per-group scale at opset 21 is a shape error naming the version's rule. */
+    opn_in(&w, 0, QCAL_DT_FLOAT, 3, (int64_t[]){ 1, 4, 3 }, x);
+    opn_in(&w, 1, QCAL_DT_FLOAT, 1, (int64_t[]){ 2 }, s18);
+    opn_in(&w, 2, QCAL_DT_FLOAT, 1, (int64_t[]){ 2 }, b18);
+    opn_int(&w, "num_groups", 2);
+    QT_TRUE(opn_run(&w, "GroupNormalization", 21) == QCAL_E_SHAPE);
+    QT_TRUE(strstr(w.err.msg, "per channel") != NULL);
+    opn_done(&w);
+}
+
+/* LpNormalization p=1 and p=2 along axis 0 of [2, 2]; a zero column stays zero. */
+static void test_lpnorm(void)
+{
+    const float x[4] = { 3.0f, 0.0f, -4.0f, 0.0f };
+    const float want2[4] = { 0.6f, 0.0f, -0.8f, 0.0f };
+    const float want1[4] = { 3.0f / 7.0f, 0.0f, -4.0f / 7.0f, 0.0f };
+    opnode t = { 0 }, u = { 0 };
+
+    opn_in(&t, 0, QCAL_DT_FLOAT, 2, (int64_t[]){ 2, 2 }, x);
+    opn_int(&t, "axis", 0);
+    QT_OK(opn_run(&t, "LpNormalization", 1));
+    for (int i = 0; i < 4; i++)
+        QT_EQ_F32_BITS(((float *)t.out[0].data)[i], want2[i]);
+    opn_done(&t);
+    opn_in(&u, 0, QCAL_DT_FLOAT, 2, (int64_t[]){ 2, 2 }, x);
+    opn_int(&u, "axis", 0);
+    opn_int(&u, "p", 1);
+    QT_OK(opn_run(&u, "LpNormalization", 1));
+    for (int i = 0; i < 4; i++)
+        QT_EQ_F32_BITS(((float *)u.out[0].data)[i], want1[i]);
+    opn_done(&u);
+}
+
 int main(void)
 {
     QT_RUN(test_gelu_positions);
@@ -245,5 +313,7 @@ int main(void)
     QT_RUN(test_cumsum_int8);
     QT_RUN(test_trilu_eyelike_extreme_k);
     QT_RUN(test_det_pivot);
+    QT_RUN(test_groupnorm_versions);
+    QT_RUN(test_lpnorm);
     return qt_report();
 }
