@@ -21,6 +21,7 @@ static const qcal__op *const FAMILIES[] = {
     qcal__ops_math2,
     qcal__ops_groupnorm,
     qcal__ops_spectral, qcal__ops_window,
+    qcal__ops_roi,
 };
 
 const qcal__op *qcal__op_find(const char *op_type, int opset)

@@ -146,11 +146,110 @@ static void test_affine_grid(void)
     h_fini(&h);
 }
 
+/* Runs RoiAlign (1x1 output, sampling_ratio 2) on the 4x4 ramp X[y][x] = x for one ROI;
+ * ctm NULL leaves the attribute out. */
+static float roialign1(int opset, const float *roi, const char *ctm, const char *mode)
+{
+    const int64_t xd[4] = { 1, 1, 4, 4 }, rd[2] = { 1, 4 }, bd[1] = { 1 };
+    const int64_t bi[1] = { 0 };
+    float x[16], y = -12345.0f;
+    qcal_error err = { 0 };
+    hnode h;
+
+    for (int i = 0; i < 16; i++)
+        x[i] = (float)(i % 4);
+    h_init(&h, "RoiAlign", opset, 1);
+    h_in(&h, QCAL_DT_FLOAT, 4, xd, x, false);
+    h_in(&h, QCAL_DT_FLOAT, 2, rd, roi, false);
+    h_in(&h, QCAL_DT_INT64, 1, bd, bi, false);
+    h_int(&h, "sampling_ratio", 2);
+    h_str(&h, "mode", mode);
+    if (ctm)
+        h_str(&h, "coordinate_transformation_mode", ctm);
+    if (h_run(&h, &err) == QCAL_OK)
+        y = ((const float *)h.out[0]->data)[0];
+    h_fini(&h);
+    return y;
+}
+
+/* On a ramp bilinear samples return their x, so avg is the mean sample x. ROI x 1..3:
+ * half_pixel shifts it to 0.5..2.5, samples at 1 and 2 -> 1.5; output_half_pixel (opset 10's
+ * only behaviour) samples 1.5 and 2.5 -> 2. A ROI beyond the map (x >= 10) reads nothing: 0. */
+static void test_roialign_modes(void)
+{
+    const float roi[4] = { 1, 1, 3, 3 }, far[4] = { 10, 0, 12, 2 };
+
+    QT_NEAR(roialign1(16, roi, NULL, "avg"), 1.5, 1e-6);
+    QT_NEAR(roialign1(16, roi, "half_pixel", "avg"), 1.5, 1e-6);
+    QT_NEAR(roialign1(16, roi, "output_half_pixel", "avg"), 2.0, 1e-6);
+    QT_NEAR(roialign1(10, roi, NULL, "avg"), 2.0, 1e-6);
+    QT_NEAR(roialign1(16, far, "output_half_pixel", "avg"), 0.0, 0);
+    QT_NEAR(roialign1(16, roi, "corner", "avg"), -12345.0, 0);
+    /* max mode: the largest weighted corner per sample; at x = 2.5 (y = 1.5) the corners
+     * weigh 0.25 each: max(0.25 * 2, 0.25 * 3) = 0.75; at x = 1.5 it is 0.5: so 0.75. */
+    QT_NEAR(roialign1(16, roi, "output_half_pixel", "max"), 0.75, 1e-6);
+}
+
+/* A constant batch index outside [0, N) is refused naming the node. */
+static void test_roi_batch_refused(void)
+{
+    const int64_t xd[4] = { 1, 1, 4, 4 }, rd[2] = { 1, 4 }, bd[1] = { 1 }, rd5[2] = { 1, 5 };
+    const int64_t bi[1] = { 1 };
+    const float x[16] = { 0 }, roi[4] = { 0, 0, 1, 1 }, roi5[5] = { -1, 0, 0, 1, 1 };
+    int64_t pooled[2] = { 1, 1 };
+    qcal_error err = { 0 };
+    hnode h;
+
+    h_init(&h, "RoiAlign", 16, 1);
+    h_in(&h, QCAL_DT_FLOAT, 4, xd, x, false);
+    h_in(&h, QCAL_DT_FLOAT, 2, rd, roi, false);
+    h_in(&h, QCAL_DT_INT64, 1, bd, bi, true);
+    QT_EQ_I64(h_run(&h, &err), QCAL_E_INVALID);
+    QT_TRUE(strstr(err.msg, "node 'test' (RoiAlign)") != NULL);
+    h_fini(&h);
+
+    h_init(&h, "MaxRoiPool", 1, 1);
+    h_in(&h, QCAL_DT_FLOAT, 4, xd, x, false);
+    h_in(&h, QCAL_DT_FLOAT, 2, rd5, roi5, true);
+    h_ints(&h, "pooled_shape", pooled, 2);
+    QT_EQ_I64(h_run(&h, &err), QCAL_E_INVALID);
+    QT_TRUE(strstr(err.msg, "node 'test' (MaxRoiPool)") != NULL);
+    h_fini(&h);
+}
+
+/* MaxRoiPool on X = 1..16 (4x4). ROI (0,0)-(3,3) in 2x2 bins of 2 pixels: maxima X[1][1] = 6,
+ * X[1][3] = 8, X[3][1] = 14, X[3][3] = 16. ROI (-0.5,-0.5)-(0.4,0.4) rounds half away from zero
+ * to -1..0 (2 pixels, bins of 1): bin (0, 0) covers [-1, 0) -> empty -> 0, bin (1, 1) is X[0][0]
+ * = 1 (rounding -0.5 up to 0 would make bin (0, 0) = 1). */
+static void test_maxroipool(void)
+{
+    const int64_t xd[4] = { 1, 1, 4, 4 }, rd[2] = { 2, 5 };
+    const float roi[10] = { 0, 0, 0, 3, 3, 0, -0.5f, -0.5f, 0.4f, 0.4f };
+    const float want[8] = { 6, 8, 14, 16, 0, 0, 0, 1 };
+    int64_t pooled[2] = { 2, 2 };
+    qcal_error err = { 0 };
+    float x[16];
+    hnode h;
+
+    for (int i = 0; i < 16; i++)
+        x[i] = (float)(i + 1);
+    h_init(&h, "MaxRoiPool", 1, 1);
+    h_in(&h, QCAL_DT_FLOAT, 4, xd, x, false);
+    h_in(&h, QCAL_DT_FLOAT, 2, rd, roi, false);
+    h_ints(&h, "pooled_shape", pooled, 2);
+    QT_OK(h_run(&h, &err));
+    QT_EQ_MEM(h.out[0]->data, want, sizeof want);
+    h_fini(&h);
+}
+
 int main(void)
 {
     QT_RUN(test_gridsample_borders);
     QT_RUN(test_gridsample_cubic);
     QT_RUN(test_gridsample_opsets);
     QT_RUN(test_affine_grid);
+    QT_RUN(test_roialign_modes);
+    QT_RUN(test_roi_batch_refused);
+    QT_RUN(test_maxroipool);
     return qt_report();
 }
