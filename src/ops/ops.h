@@ -66,6 +66,7 @@ extern const qcal__op qcal__ops_window[];   /* window.c: Hann/Hamming/BlackmanWi
                                                MelWeightMatrix */
 extern const qcal__op qcal__ops_groupnorm[]; /* groupnorm.c: GroupNormalization, LpNormalization */
 extern const qcal__op qcal__ops_roi[];       /* roi.c: RoiAlign, MaxRoiPool */
+extern const qcal__op qcal__ops_col2im[];    /* col2im.c: Col2Im, CenterCropPad */
 
 /* Finds the kernel for (op_type, opset) in the default domain; NULL if none. */
 const qcal__op *qcal__op_find(const char *op_type, int opset);

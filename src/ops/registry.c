@@ -22,6 +22,7 @@ static const qcal__op *const FAMILIES[] = {
     qcal__ops_groupnorm,
     qcal__ops_spectral, qcal__ops_window,
     qcal__ops_roi,
+    qcal__ops_col2im,
 };
 
 const qcal__op *qcal__op_find(const char *op_type, int opset)

@@ -242,6 +242,75 @@ static void test_maxroipool(void)
     h_fini(&h);
 }
 
+/* Col2Im 1-D: image 4, block 2, pads (1, 1), dilation 2, stride 2: 2 block positions; pixel
+ * c = 2l - 1 + 2k: (l, k) = (0, 0) -> -1 (dropped), (1, 0) and (0, 1) -> 1, (1, 1) -> 3. With
+ * rows k0 = (a0, a1) = (1, 2), k1 = (b0, b1) = (10, 20): image (0, a1 + b0, 0, b1). */
+static void test_col2im_1d(void)
+{
+    const int64_t xd[3] = { 1, 2, 2 }, sd[1] = { 1 };
+    const float x[4] = { 1, 2, 10, 20 }, want[4] = { 0, 12, 0, 20 };
+    const int64_t img[1] = { 4 }, blk[1] = { 2 }, big[1] = { 7 }, huge[1] = { INT64_MAX };
+    int64_t pads[2] = { 1, 1 }, dil[1] = { 2 }, str[1] = { 2 };
+    const int64_t *bad[2] = { big, huge };
+    qcal_error err = { 0 };
+    hnode h;
+
+    h_init(&h, "Col2Im", 18, 1);
+    h_in(&h, QCAL_DT_FLOAT, 3, xd, x, false);
+    h_in(&h, QCAL_DT_INT64, 1, sd, img, true);
+    h_in(&h, QCAL_DT_INT64, 1, sd, blk, true);
+    h_ints(&h, "pads", pads, 2);
+    h_ints(&h, "dilations", dil, 1);
+    h_ints(&h, "strides", str, 1);
+    QT_OK(h_run(&h, &err));
+    QT_EQ_I64(h.out[0]->rank, 3);
+    QT_EQ_I64(h.out[0]->dims[2], 4);
+    QT_EQ_MEM(h.out[0]->data, want, sizeof want);
+    h_fini(&h);
+
+    /* A block larger than the padded image, and an absurd one, are refused. */
+    for (int i = 0; i < 2; i++) {
+        h_init(&h, "Col2Im", 18, 1);
+        h_in(&h, QCAL_DT_FLOAT, 3, xd, x, false);
+        h_in(&h, QCAL_DT_INT64, 1, sd, img, true);
+        h_in(&h, QCAL_DT_INT64, 1, sd, bad[i], true);
+        QT_TRUE(h_run(&h, &err) != QCAL_OK);
+        QT_TRUE(strstr(err.msg, "node 'test' (Col2Im)") != NULL);
+        h_fini(&h);
+    }
+}
+
+/* CenterCropPad on int64 (1..5): to 2 crops from (5 - 2) / 2 = 1 -> (2, 3); to 8 pads
+ * (8 - 5) / 2 = 1 before and 2 after. A negative size is refused. */
+static void test_center_crop_pad(void)
+{
+    const int64_t xd[1] = { 5 }, sd[1] = { 1 };
+    const int64_t x[5] = { 1, 2, 3, 4, 5 }, s2[1] = { 2 }, s8[1] = { 8 }, sneg[1] = { -1 };
+    const int64_t want2[2] = { 2, 3 }, want8[8] = { 0, 1, 2, 3, 4, 5, 0, 0 };
+    qcal_error err = { 0 };
+    hnode h;
+
+    h_init(&h, "CenterCropPad", 18, 1);
+    h_in(&h, QCAL_DT_INT64, 1, xd, x, false);
+    h_in(&h, QCAL_DT_INT64, 1, sd, s2, true);
+    QT_OK(h_run(&h, &err));
+    QT_EQ_MEM(h.out[0]->data, want2, sizeof want2);
+    h_fini(&h);
+
+    h_init(&h, "CenterCropPad", 18, 1);
+    h_in(&h, QCAL_DT_INT64, 1, xd, x, false);
+    h_in(&h, QCAL_DT_INT64, 1, sd, s8, true);
+    QT_OK(h_run(&h, &err));
+    QT_EQ_MEM(h.out[0]->data, want8, sizeof want8);
+    h_fini(&h);
+
+    h_init(&h, "CenterCropPad", 18, 1);
+    h_in(&h, QCAL_DT_INT64, 1, xd, x, false);
+    h_in(&h, QCAL_DT_INT64, 1, sd, sneg, true);
+    QT_EQ_I64(h_run(&h, &err), QCAL_E_INVALID);
+    h_fini(&h);
+}
+
 int main(void)
 {
     QT_RUN(test_gridsample_borders);
@@ -251,5 +320,7 @@ int main(void)
     QT_RUN(test_roialign_modes);
     QT_RUN(test_roi_batch_refused);
     QT_RUN(test_maxroipool);
+    QT_RUN(test_col2im_1d);
+    QT_RUN(test_center_crop_pad);
     return qt_report();
 }
