@@ -97,7 +97,54 @@ static qcal_status open_datasets(qcal_calib *c, const qcal_calib_opts *o, qcal_e
     return QCAL_OK;
 }
 
-/* Resolves every input's shape (image inputs may have symbolic H/W: --size) and prepares. */
+/*
+ * Shape of input v taken from the first sample of its dataset when that is a .npy array
+ * (DESIGN.md: symbolic dimensions take the value of the actual input). Leading 1s may be added or
+ * dropped to reach the model's rank; every fixed dimension must match. *found is false when the
+ * first sample is not a .npy file. Every later sample must have the same shape
+ * (qcal_data_load_sample checks it and names the file that differs).
+ */
+static qcal_status shape_from_npy(const char *path, const qcal_tensor_view *v, int64_t *dims,
+                                  bool *found, qcal_error *err)
+{
+    qcal_npy arr;
+    int64_t got[QCAL_MAX_RANK];
+    int rank, skip = 0;
+    char a[128], b[128];
+    bool fits;
+    qcal_status st;
+
+    *found = false;
+    if (qcal_data_format_of(path) != QCAL_DATA_NPY)
+        return QCAL_OK;
+    st = qcal_npy_load(path, &arr, err);
+    if (st != QCAL_OK)
+        return st;
+    rank = arr.rank;
+    while (rank - skip > v->rank && arr.dims[skip] == 1)
+        skip++;
+    rank -= skip;
+    fits = rank <= v->rank;
+    for (int d = 0; fits && d < v->rank; d++) {
+        int from = d - (v->rank - rank); /* leading 1s for the missing dimensions */
+        got[d] = from < 0 ? 1 : arr.dims[skip + from];
+        fits = v->dims[d] < 0 || v->dims[d] == got[d];
+    }
+    if (!fits) {
+        qcal__shape_str(arr.rank, arr.dims, a, sizeof a);
+        qcal__shape_str(v->rank, v->dims, b, sizeof b);
+        qcal_npy_fini(&arr);
+        return qcal_error_set(err, QCAL_E_SHAPE, "%s: array shape [%s] does not fit model input "
+                              "'%s' [%s] (-1: symbolic)", path, a, v->name, b);
+    }
+    qcal_npy_fini(&arr);
+    memcpy(dims, got, (size_t)v->rank * sizeof *dims);
+    *found = true;
+    return QCAL_OK;
+}
+
+/* Resolves every input's shape and prepares: symbolic dimensions come from the first sample
+ * when it is a .npy array, else (images) from --size/--channels; other inputs take 1. */
 static qcal_status prepare_model(qcal_calib *c, qcal_error *err)
 {
     qcal_tensor_view views[QCAL_MAX_RANK * 4];
@@ -107,16 +154,25 @@ static qcal_status prepare_model(qcal_calib *c, qcal_error *err)
         return qcal_error_set(err, QCAL_E_UNSUPPORTED, "too many model inputs");
     for (size_t k = 0; k < c->n_inputs; k++) {
         qcal_tensor_view v = qcal_model_input(c->model, k);
+        bool symbolic = false, from_npy = false;
         if (v.dtype != QCAL_DT_FLOAT)
             return qcal_error_set(err, QCAL_E_UNSUPPORTED, "%s: input '%s' is %s; calibration "
                                   "feeds float32 inputs only", qcal_model_path(c->model), v.name,
                                   qcal_dtype_name(v.dtype));
         views[k] = v;
-        if (v.rank == 4) {
+        for (int d = 0; d < v.rank; d++)
+            symbolic = symbolic || v.dims[d] < 0;
+        if (symbolic && c->n_samples > 0) {
+            st = shape_from_npy(qcal_dataset_path(c->ds[k], 0), &v, views[k].dims, &from_npy,
+                                err);
+            if (st != QCAL_OK)
+                return st;
+        }
+        if (!from_npy && v.rank == 4) {
             st = qcal_preprocess_resolve_shape(&c->pp, v.dims, v.rank, views[k].dims, err);
             if (st != QCAL_OK)
                 return qcal_error_prefix(err, v.name);
-        } else {
+        } else if (!from_npy) {
             for (int d = 0; d < v.rank; d++)
                 if (views[k].dims[d] < 0)
                     views[k].dims[d] = 1;
@@ -200,9 +256,9 @@ qcal_status qcal_calib_create(const qcal_calib_opts *o, qcal_calib **out, qcal_e
         st = qcal_error_set(err, QCAL_E_NOMEM, "out of memory");
         goto fail;
     }
-    st = prepare_model(c, err);
+    st = open_datasets(c, o, err);
     if (st == QCAL_OK)
-        st = open_datasets(c, o, err);
+        st = prepare_model(c, err);
     if (st == QCAL_OK)
         st = list_activations(c, o->bins ? o->bins : QCAL_HIST_DEFAULT_BINS, err);
     if (st != QCAL_OK)

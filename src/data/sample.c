@@ -242,8 +242,8 @@ static qcal_status load_npy(const char *path, const unsigned char *buf, size_t l
         qcal__data_shape_str(h.dims, h.rank, s1, sizeof s1);
         qcal__data_shape_str(dims, rank, s2, sizeof s2);
         return qcal_error_set(err, QCAL_E_SHAPE,
-                              "%s: array shape %s does not match the input shape %s", path, s1,
-                              s2);
+                              "%s: array shape %s does not match the input shape %s (every "
+                              "sample of a run has the same shape)", path, s1, s2);
     }
     qcal__data_f32_from_le(buf + h.data_offset, nelem, out);
     return QCAL_OK;
