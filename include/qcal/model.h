@@ -85,6 +85,8 @@ size_t qcal_model_node_n_inputs(const qcal_model *m, size_t i);
 size_t qcal_model_node_input(const qcal_model *m, size_t i, size_t k);
 size_t qcal_model_node_n_outputs(const qcal_model *m, size_t i);
 size_t qcal_model_node_output(const qcal_model *m, size_t i, size_t k);
+/* Integer attribute name of node i (e.g. Gemm's transB), def when the node has none. */
+int64_t qcal_model_node_attr_int(const qcal_model *m, size_t i, const char *name, int64_t def);
 
 /* QCAL_DT_FLOAT16 or QCAL_DT_BFLOAT16 when the file was a half-precision model (an input,
  * output, initializer or Constant of that type; qcal runs it in float32, with Casts to the

@@ -352,30 +352,28 @@ static char *shape_string(const qcal_tensor_view *v)
     return strdup(buf);
 }
 
-/* Output-channel axis of a weight for its consumer (ALGORITHMS.md 2.3); -1 for none. */
+/*
+ * Output-channel axis of a weight for its consumer, from the consumer's attributes, never from
+ * the weight's shape (ALGORITHMS.md 2.3, DESIGN.md "Executor"); -1 for none.
+ *   Conv W [Cout, Cin/g, kH, kW]: 0.
+ *   ConvTranspose W [Cin, Cout/g, kH, kW]: 1. With group g > 1 output channel o = gi * (Cout/g) + j
+ *     reads W[gi * Cin/g .. , j]; a per-axis encoding on axis 1 (as QDQ's DequantizeLinear can
+ *     express it) gives channel j the range of output channels j, Cout/g + j, ... together.
+ *   Gemm B: [N, K] with transB = 1 (axis 0), [K, N] without (axis 1).
+ *   MatMul B [..., K, N]: the last axis.
+ */
 static int weight_axis(const qcal_model *m, size_t node, size_t slot, const qcal_tensor_view *w)
 {
     const char *op = qcal_model_node_op(m, node);
 
-    if (strcmp(op, "Conv") == 0 && slot == 1)
+    if (strcmp(op, "Conv") == 0 && slot == 1 && w->rank >= 1)
         return 0;
-    if (strcmp(op, "ConvTranspose") == 0 && slot == 1)
+    if (strcmp(op, "ConvTranspose") == 0 && slot == 1 && w->rank >= 2)
         return 1;
     if (strcmp(op, "MatMul") == 0 && slot == 1 && w->rank >= 2)
         return w->rank - 1;
-    if (strcmp(op, "Gemm") == 0 && slot == 1 && w->rank == 2) {
-        /* transB lives in the node's attributes, which the public API does not expose; the
-         * weight's layout tells: B is [K, N] without transB, [N, K] with it, and the output
-         * width N equals the node output's last dimension. */
-        size_t out = qcal_model_node_output(m, node, 0);
-        qcal_tensor_view y = qcal_model_tensor(m, out);
-        int64_t n = y.rank ? y.dims[y.rank - 1] : 0;
-        if (w->dims[0] == n && w->dims[1] != n)
-            return 0;
-        if (w->dims[1] == n && w->dims[0] != n)
-            return 1;
-        return 0; /* square: ambiguous; the transB=1 layout exporters use (Linear) */
-    }
+    if (strcmp(op, "Gemm") == 0 && slot == 1 && w->rank == 2)
+        return qcal_model_node_attr_int(m, node, "transB", 0) != 0 ? 0 : 1;
     return -1;
 }
 

@@ -602,6 +602,11 @@ const char *qcal_model_sha256(const qcal_model *m)
     return m->sha256;
 }
 
+int64_t qcal_model_node_attr_int(const qcal_model *m, size_t i, const char *name, int64_t def)
+{
+    return qcal__attr_int(&m->g->nodes[i], name, def);
+}
+
 qcal_dtype qcal_model_source_dtype(const qcal_model *m)
 {
     return m->g->source_dtype;
