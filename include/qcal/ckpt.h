@@ -41,9 +41,10 @@ qcal_status qcal_ckpt_dir_rank_path(const char *out, int gen, int rank, char *bu
                                     qcal_error *err);
 /* Newest generation present, -1 if none. */
 int qcal_ckpt_dir_latest(const char *out);
-/* Creates "<out>.ckpt/gen<G>" (and the parent). */
+/* Creates "<out>.ckpt/gen<G>" (and the parent); either existing as anything but a real folder
+ * (a file, a symlink) is QCAL_E_INVALID naming it. */
 qcal_status qcal_ckpt_dir_make(const char *out, int gen, qcal_error *err);
-/* Removes "<out>.ckpt" and everything in it (missing: no-op). */
+/* Removes the folder "<out>.ckpt" and everything in it (missing, or not a real folder: no-op). */
 void qcal_ckpt_dir_remove(const char *out);
 
 #endif

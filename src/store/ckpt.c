@@ -245,18 +245,33 @@ int qcal_ckpt_dir_latest(const char *out)
     return best;
 }
 
+/* mkdir that accepts an existing real directory only (not a symlink, file or device). */
+static qcal_status make_dir(const char *path, qcal_error *err)
+{
+    struct stat sb;
+
+    if (mkdir(path, 0777) != 0 && errno != EEXIST)
+        return qcal_error_set(err, QCAL_E_IO, "%s: %s", path, strerror(errno));
+    if (lstat(path, &sb) != 0)
+        return qcal_error_set(err, QCAL_E_IO, "%s: %s", path, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return qcal_error_set(err, QCAL_E_INVALID, "%s: exists and is not a directory (a "
+                              "checkpoint folder is never followed through a symlink)", path);
+    return QCAL_OK;
+}
+
 qcal_status qcal_ckpt_dir_make(const char *out, int gen, qcal_error *err)
 {
     char path[PATH_MAX];
+    qcal_status st;
 
-    snprintf(path, sizeof path, "%s.ckpt", out);
-    if (mkdir(path, 0777) != 0 && errno != EEXIST)
-        return qcal_error_set(err, QCAL_E_IO, "%s: %s", path, strerror(errno));
+    if (snprintf(path, sizeof path, "%s.ckpt", out) >= (int)sizeof path)
+        return qcal_error_set(err, QCAL_E_INVALID, "%s: path too long", out);
+    if ((st = make_dir(path, err)) != QCAL_OK)
+        return st;
     if (snprintf(path, sizeof path, "%s.ckpt/gen%d", out, gen) >= (int)sizeof path)
         return qcal_error_set(err, QCAL_E_INVALID, "%s: path too long", out);
-    if (mkdir(path, 0777) != 0 && errno != EEXIST)
-        return qcal_error_set(err, QCAL_E_IO, "%s: %s", path, strerror(errno));
-    return QCAL_OK;
+    return make_dir(path, err);
 }
 
 static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -270,7 +285,11 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
 void qcal_ckpt_dir_remove(const char *out)
 {
     char path[PATH_MAX];
+    struct stat sb;
 
-    snprintf(path, sizeof path, "%s.ckpt", out);
+    /* Only a real folder: a file, device or symlink of that name is not qcal's to delete. */
+    if (snprintf(path, sizeof path, "%s.ckpt", out) >= (int)sizeof path ||
+        lstat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return;
     nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

@@ -129,6 +129,23 @@ else
     ok
 fi
 
+# The checkpoint folder <out>.ckpt is never a file or a symlink: refused, and left alone.
+echo keep >"$W/ck.h5.ckpt"
+mkdir -p "$W/elsewhere"
+ln -s "$W/elsewhere" "$W/cl.h5.ckpt"
+for o in ck cl; do
+    "$Q" "${CAL[@]}" --data "$W/a.txt" -o "$W/$o.h5" --checkpoint-every 1 >"$W/log" 2>&1
+    rc=$?
+    if [ "$rc" -eq 0 ] || ! grep -q "^qcal: error: .*$o.h5.ckpt: exists and is not a directory" "$W/log" ||
+        [ -e "$W/$o.h5" ]; then
+        bad "checkpoint folder $o.h5.ckpt in the way: exit $rc: $(cat "$W/log")"
+    else
+        ok
+    fi
+done
+[ "$(cat "$W/ck.h5.ckpt")" = keep ] || bad "the file ck.h5.ckpt was changed"
+[ -L "$W/cl.h5.ckpt" ] && [ -z "$(ls -A "$W/elsewhere")" ] || bad "the symlink cl.h5.ckpt was followed"
+
 # Regular files, and a symlink to one, are still outputs.
 echo old >"$W/reg.h5"
 ln -sf "$W/reg.h5" "$W/reg_link.h5"
