@@ -350,10 +350,27 @@ static qcal_status check_shape(const qcal__h5 *h, hid_t dset, const char *obj, s
     return st;
 }
 
+/* The stored type of a numeric dataset or attribute must be of the class it is read as (an
+ * integer column stored as floats would be truncated silently, a string one not converted). */
+static qcal_status check_class(const qcal__h5 *h, hid_t ftype, hid_t mtype, const char *obj)
+{
+    H5T_class_t fc = ftype >= 0 ? H5Tget_class(ftype) : H5T_NO_CLASS;
+
+    if (fc == H5T_NO_CLASS)
+        return qcal__h5_fail(h, "read the type of %s", obj);
+    if (fc != H5Tget_class(mtype))
+        return qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: %s is stored as %s, expected %s",
+                              h->path, obj, fc == H5T_INTEGER ? "integers" : fc == H5T_FLOAT ?
+                              "floating-point numbers" : fc == H5T_STRING ? "strings" :
+                              "another type", H5Tget_class(mtype) == H5T_INTEGER ? "integers"
+                              : "floating-point numbers");
+    return QCAL_OK;
+}
+
 qcal_status qcal__h5_read_array(const qcal__h5 *h, hid_t loc, const char *name, hid_t mtype,
                                 size_t n0, size_t cols, void *out)
 {
-    hid_t dset = -1, space = -1;
+    hid_t dset = -1, space = -1, ftype = -1;
     qcal_status st;
     char obj[OBJ_MAX];
 
@@ -364,10 +381,16 @@ qcal_status qcal__h5_read_array(const qcal__h5 *h, hid_t loc, const char *name, 
     st = check_shape(h, dset, obj, n0, cols, &space);
     if (st != QCAL_OK)
         goto out;
+    ftype = H5Dget_type(dset);
+    st = check_class(h, ftype, mtype, obj);
+    if (st != QCAL_OK)
+        goto out;
     if (n0 > 0)
         QCAL__H5_CHECK(h, H5Dread(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, out), "read %s",
                        obj);
 out:
+    if (ftype >= 0)
+        H5Tclose(ftype);
     if (space >= 0)
         H5Sclose(space);
     H5Dclose(dset);
@@ -737,7 +760,7 @@ qcal_status qcal__h5_attr_len(const qcal__h5 *h, hid_t loc, const char *name, si
 qcal_status qcal__h5_attr_read(const qcal__h5 *h, hid_t loc, const char *name, hid_t mtype,
                                size_t n, void *out)
 {
-    hid_t attr, space;
+    hid_t attr, space, ftype = -1;
     char obj[OBJ_MAX];
     size_t len = 0;
     qcal_status st = attr_open(h, loc, name, objname(loc, name, obj), &attr, &space, &len);
@@ -749,9 +772,19 @@ qcal_status qcal__h5_attr_read(const qcal__h5 *h, hid_t loc, const char *name, h
                             "%zu", h->path, obj, len, n ? n : 1);
         goto out;
     }
+    ftype = H5Aget_type(attr);
+    {
+        char what[OBJ_MAX + 16];
+        snprintf(what, sizeof what, "attribute %s", obj);
+        st = check_class(h, ftype, mtype, what);
+    }
+    if (st != QCAL_OK)
+        goto out;
     if (len > 0)
         QCAL__H5_CHECK(h, H5Aread(attr, mtype, out), "read attribute %s", obj);
 out:
+    if (ftype >= 0)
+        H5Tclose(ftype);
     attr_close(attr, space);
     return st;
 }

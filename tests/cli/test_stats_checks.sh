@@ -3,7 +3,7 @@
 # are edited with h5py (one inconsistency each: bitwidth 0 or 1000, scale NaN/0/negative, an
 # offset out of range, an encoding of an unknown tensor, min > max, samples = 0, rank_samples
 # not adding up, duplicate sample paths or tensor names, an empty name, a bad kind, weight
-# channel counts that do not add up), and a variable-length string column is damaged byte-wise
+# channel counts that do not add up, numbers stored as floats or strings), and a variable-length string column is damaged byte-wise
 # (the heap reference of one row: its object index, its collection address, its length), which
 # crashed HDF5's global heap reader (H5HG_read). Each file must make inspect fail with exit 4
 # and exactly one "qcal: error:" line naming the dataset; encode, merge and plot are run on a
@@ -93,6 +93,11 @@ case_ one "/activations/kind: 'weird'" "f['activations/kind'][0] = 'weird'"
 case_ one "/weights/ch_start, ch_count: channel ranges exceed or do not add up" \
     "f['weights/ch_count'][0] = f['weights/ch_count'][0] - 1"
 case_ one "/@ranks is 0" "f.attrs['ranks'] = np.int32(0); f.attrs['rank_samples'] = np.zeros(0, np.uint64)"
+case_ one "/encodings/minmax-a8-w8/act_bitwidth is stored as floating-point numbers, expected integers" \
+    "n = len(f['$E/act_bitwidth']); del f['$E/act_bitwidth']; f['$E/act_bitwidth'] = np.full(n, 8.5, np.float32)"
+case_ one "attribute /samples is stored as floating-point numbers" "f.attrs['samples'] = 4.0"
+case_ one "/activations/min is stored as strings, expected floating-point" \
+    "n = len(f['activations/min']); del f['activations/min']; f['activations/min'] = ['0'] * n"
 
 # The heap references of row 1 of three string columns, damaged in place.
 for col in activations/name graph/node_name samples/path; do
