@@ -1,8 +1,8 @@
 #!/bin/sh
 # Builds and runs every test: installs dependencies (idempotent), builds Release and runs the whole
 # ctest suite, then builds Debug with AddressSanitizer + UndefinedBehaviorSanitizer and runs the
-# unit, conformance (the ONNX 1.12 and 1.17 suites) and CLI tests and a 2-rank calibration under it, then fuzzes every libFuzzer
-# harness for 45 s (scripts/fuzz.sh). This is the README's test command; .ci/run runs it.
+# unit, conformance (ONNX 1.12 and 1.17 suites) and CLI tests and a 2-rank calibration under it,
+# then fuzzes every libFuzzer harness for 45 s (scripts/fuzz.sh). This is the README's test command; .ci/run runs it.
 set -eu
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ]; then ./scripts/deps.sh; else sudo ./scripts/deps.sh; fi
