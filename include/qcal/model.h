@@ -57,7 +57,10 @@ qcal_status qcal_model_prepare(qcal_model *m, const qcal_tensor_view *inputs, si
 typedef void (*qcal_observer_fn)(void *ctx, size_t tensor, const qcal_tensor_view *view);
 
 /* Runs one sample. inputs[i] points to the data of graph input i with the prepared dtype and
- * shape. observer may be NULL. Does not allocate. Fails only on invalid arguments. */
+ * shape. observer may be NULL; a subgraph's tensors are observed each time they are computed
+ * (a Loop body's once per iteration, an untaken If branch's not at all). Static models do not
+ * allocate and fail only on invalid arguments; a model with data-dependent shapes (dynamic
+ * mode) grows a buffer pool as needed and may fail with the error of a node. */
 qcal_status qcal_model_run(qcal_model *m, const void *const *inputs, qcal_observer_fn observer,
                            void *ctx, qcal_error *err);
 
@@ -72,12 +75,18 @@ qcal_tensor_view qcal_model_output(const qcal_model *m, size_t i);
 size_t qcal_model_n_tensors(const qcal_model *m);
 qcal_tensor_view qcal_model_tensor(const qcal_model *m, size_t i);
 qcal_tensor_kind qcal_model_tensor_kind(const qcal_model *m, size_t i);
-/* Producing node's name and op type ("" for inputs and constants). Borrowed. */
+/* True if the tensor's shape is known only at run time (it may differ from sample to sample):
+ * outputs of data-dependent operators (NonZero, Unique, If, Loop, ...), everything computed from
+ * them, and every tensor of a subgraph. Its view's shape is that of the last run. */
+bool qcal_model_tensor_dynamic(const qcal_model *m, size_t i);
+/* Producing node's name and op type ("" for inputs and constants; a subgraph's formal inputs
+ * name the node that owns the subgraph). Borrowed. */
 const char *qcal_model_tensor_producer(const qcal_model *m, size_t i);
 const char *qcal_model_tensor_op(const qcal_model *m, size_t i);
 
 /* Nodes in execution order, with their inputs and outputs (tensor indices; SIZE_MAX marks an
- * omitted optional one). Borrowed strings. */
+ * omitted optional one). The nodes of a control node's subgraphs (If branches, Loop and Scan
+ * bodies, recursively) come right before it. Borrowed strings. */
 size_t qcal_model_n_nodes(const qcal_model *m);
 const char *qcal_model_node_name(const qcal_model *m, size_t i);
 const char *qcal_model_node_op(const qcal_model *m, size_t i);

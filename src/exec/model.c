@@ -3,6 +3,13 @@
  * nodes in order, observer after every node). Memory is one arena planned at prepare time: a
  * tensor occupies its slot from its producer to its last consumer, after which the slot is reused,
  * so a run allocates nothing and memory is bounded by the model, never by the sample count.
+ *
+ * Dynamic mode (only for models that need it; static models take exactly the path above): a node
+ * whose output shapes depend on input values (an exec kernel: NonZero, Unique, If, Loop, ...),
+ * every node downstream of one, every node with a computed shape argument and every node of a
+ * subgraph runs in dynamic mode: it is re-inferred at every run with the values at hand, and its
+ * outputs live in a pool of one growing buffer per tensor (allocated on first need, reused by
+ * later runs, freed with the model). Failures there are returned as a status.
  */
 #include <cblas.h>
 #include <stdlib.h>
@@ -28,6 +35,20 @@ struct qcal_model {
     size_t scratch_size;
     bool prepared;
     bool ran;
+    bool dynamic;       /* some node of the model's graph runs in dynamic mode */
+    qcal__node **flat;  /* public node list: a control node's subgraph nodes come before it */
+    size_t n_flat;
+    void **pool;        /* dynamic mode: buffer of tensor id i, pool_cap[i] bytes */
+    size_t *pool_cap;
+    void *dscratch;     /* dynamic mode: scratch of re-inferred nodes */
+    size_t dscratch_size;
+};
+
+struct qcal__exec {
+    qcal_model *m;
+    qcal_observer_fn observer;
+    void *ctx;
+    bool fold; /* prepare time: outputs become constants */
 };
 
 static size_t align_up(size_t n)
@@ -50,6 +71,13 @@ void qcal_model_destroy(qcal_model *m)
             if (m->g->tensors[i]->kind != QCAL__T_CONST)
                 m->g->tensors[i]->data = NULL;
     }
+    if (m->pool)
+        for (size_t i = 0; i < m->g->n_tensors; i++)
+            free(m->pool[i]);
+    free(m->pool);
+    free(m->pool_cap);
+    free(m->dscratch);
+    free(m->flat);
     qcal__graph_destroy(m->g);
     free(m->decl_rank);
     free(m->decl_dims);
@@ -57,6 +85,40 @@ void qcal_model_destroy(qcal_model *m)
     free(m->arena);
     free(m->scratch);
     free(m);
+}
+
+/* Subgraph nodes first, then their owner: the order in which they compute. */
+static size_t flatten(qcal__graph *g, qcal__node **out, size_t at)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        qcal__node *n = &g->nodes[i];
+        for (int a = 0; a < n->n_attr; a++) {
+            if (n->attr[a].g) {
+                n->attr[a].g->owner = n;
+                at = flatten(n->attr[a].g, out, at);
+            }
+        }
+        if (out) {
+            out[at] = n;
+            n->xop = qcal__xop_of(n);
+        }
+        at++;
+    }
+    return at;
+}
+
+static qcal_status link_subgraphs(qcal_model *m, qcal_error *err)
+{
+    size_t nt = m->g->n_tensors;
+
+    m->n_flat = flatten(m->g, NULL, 0);
+    m->flat = calloc(m->n_flat + 1, sizeof *m->flat);
+    m->pool = calloc(nt + 1, sizeof *m->pool);
+    m->pool_cap = calloc(nt + 1, sizeof *m->pool_cap);
+    if (!m->flat || !m->pool || !m->pool_cap)
+        return qcal_error_set(err, QCAL_E_NOMEM, "%s: out of memory", m->g->path);
+    flatten(m->g, m->flat, 0);
+    return QCAL_OK;
 }
 
 /* qcal_model_load (data NULL: read path) and qcal_model_load_buffer. */
@@ -84,6 +146,9 @@ static qcal_status model_load(const char *path, const void *data, size_t len,
         st = qcal_error_set(err, QCAL_E_NOMEM, "%s: out of memory", path);
         goto fail;
     }
+    st = link_subgraphs(m, err);
+    if (st != QCAL_OK)
+        goto fail;
     for (int i = 0; i < m->g->n_inputs; i++) {
         m->decl_rank[i] = m->g->inputs[i]->rank;
         memcpy(m->decl_dims[i], m->g->inputs[i]->dims, sizeof m->decl_dims[i]);
@@ -129,17 +194,20 @@ static void unprepare(qcal_model *m)
         }
         t->data = NULL;
         t->folded = false;
-        if (t->producer >= 0)
+        if (t->producer >= 0 || t->scope)
             t->shaped = false;
+        t->dynamic = false;
         t->last_use = -1;
     }
-    for (int i = 0; i < g->n_nodes; i++) {
-        free(g->nodes[i].params);
-        g->nodes[i].params = NULL;
-        g->nodes[i].scratch = 0;
+    for (size_t i = 0; i < m->n_flat; i++) {
+        free(m->flat[i]->params);
+        m->flat[i]->params = NULL;
+        m->flat[i]->scratch = 0;
+        m->flat[i]->xmode = QCAL__X_FOLDED;
     }
     m->prepared = false;
     m->ran = false;
+    m->dynamic = false;
 }
 
 /* Input shapes: given views must match the declared fixed dims; symbolic dims take the value. */
@@ -244,24 +312,352 @@ static qcal_status bind_value_inputs(qcal_model *m, const qcal_tensor_view *inpu
     return st;
 }
 
-/* Infers every node in order; runs nodes whose inputs are all constant (folding). */
-static qcal_status infer_and_fold(qcal_model *m, qcal_error *err)
+/* ---- dynamic mode: buffers, dtype guesses, re-inference ---- */
+
+/* Gives dynamic tensor t a pool buffer of at least nbytes (contents not kept). */
+static qcal_status pool_buffer(qcal_model *m, qcal__tensor *t, size_t nbytes, qcal_error *err)
 {
-    qcal__graph *g = m->g;
+    size_t id = t->id;
+
+    if (m->pool_cap[id] < nbytes || !m->pool[id]) {
+        size_t cap = m->pool_cap[id] > SIZE_MAX / 4 ? nbytes : 2 * m->pool_cap[id];
+        if (cap < nbytes)
+            cap = nbytes;
+        free(m->pool[id]);
+        m->pool[id] = alloc_aligned(cap);
+        m->pool_cap[id] = m->pool[id] ? cap : 0;
+        if (!m->pool[id])
+            return qcal_error_set(err, QCAL_E_NOMEM, "%s: tensor '%s': out of memory (%zu bytes)",
+                                  m->g->path, t->name, nbytes);
+    }
+    t->data = m->pool[id];
+    return QCAL_OK;
+}
+
+qcal_status qcal__exec_output(qcal__exec *x, qcal__node *n, int k, qcal_dtype dt, int rank,
+                              const int64_t *dims, qcal_error *err)
+{
+    qcal__tensor *t = k < n->n_out ? n->out[k] : NULL;
+    qcal_status st;
+
+    if (!t)
+        return QCAL_OK;
+    st = qcal__tensor_set_shape(t, dt, rank, dims, err);
+    if (st != QCAL_OK)
+        return qcal__node_error(err, n, st, "output %d: %s", k, err ? err->msg : "bad shape");
+    t->nbytes = t->nelem * qcal_dtype_size(dt);
+    if (x->fold) {
+        t->data = alloc_aligned(t->nbytes);
+        if (!t->data)
+            return qcal_error_set(err, QCAL_E_NOMEM, "out of memory");
+        t->kind = QCAL__T_CONST;
+        t->folded = true;
+        return QCAL_OK;
+    }
+    return pool_buffer(x->m, t, t->nbytes, err);
+}
+
+static qcal_dtype in_dtype(const qcal__node *n, int i)
+{
+    const qcal__tensor *t = qcal__in(n, i);
+    return t ? t->dtype : QCAL_DT_UNDEFINED;
+}
+
+/*
+ * dtype of output k of a node that runs in dynamic mode, known at prepare without its inputs'
+ * shapes (the statistics decide at prepare which tensors are float activations). The rules of
+ * the ONNX type constraints; the run checks the guess and fails naming the node if it was wrong.
+ */
+static qcal_dtype guess_dtype(const qcal__node *n, int k)
+{
+    static const char *const INT64_OUT[] = { "Shape", "Size", "NonZero", "ArgMax", "ArgMin",
+                                             "NonMaxSuppression", NULL };
+    static const char *const BOOL_OUT[] = { "Equal", "Less", "Greater", "LessOrEqual",
+                                            "GreaterOrEqual", "And", "Or", "Xor", "Not",
+                                            "IsNaN", "IsInf", NULL };
+    const char *op = n->op_type;
+
+    if (n->xop)
+        return n->xop->dtype ? n->xop->dtype(n, k) : QCAL_DT_UNDEFINED;
+    for (int i = 0; INT64_OUT[i]; i++)
+        if (strcmp(op, INT64_OUT[i]) == 0)
+            return QCAL_DT_INT64;
+    for (int i = 0; BOOL_OUT[i]; i++)
+        if (strcmp(op, BOOL_OUT[i]) == 0)
+            return QCAL_DT_BOOL;
+    if (strcmp(op, "Cast") == 0) {
+        const qcal__attr *a = qcal__attr_find(n, "to");
+        if (!a || a->type != QCAL__A_INT)
+            return QCAL_DT_UNDEFINED; /* Cast-1's string form: let the run tell */
+        return a->i == QCAL_DT_FLOAT16 || a->i == 16 ? QCAL_DT_FLOAT : (qcal_dtype)a->i;
+    }
+    if (strcmp(op, "CastLike") == 0)
+        return in_dtype(n, 1);
+    if ((strcmp(op, "TopK") == 0 && k == 1) || (strcmp(op, "MaxPool") == 0 && k == 1))
+        return QCAL_DT_INT64;
+    if (strcmp(op, "QuantizeLinear") == 0)
+        return qcal__in(n, 2) ? in_dtype(n, 2) : QCAL_DT_UINT8;
+    if (strcmp(op, "DequantizeLinear") == 0)
+        return QCAL_DT_FLOAT;
+    if (strcmp(op, "Where") == 0)
+        return in_dtype(n, 1);
+    if (strcmp(op, "ConstantOfShape") == 0 || strcmp(op, "EyeLike") == 0 ||
+        strcmp(op, "OneHot") == 0 || strcmp(op, "Range") == 0)
+        return QCAL_DT_UNDEFINED;
+    for (int i = 0; i < n->n_in; i++)
+        if (n->in[i])
+            return n->in[i]->dtype;
+    return QCAL_DT_UNDEFINED;
+}
+
+static void observe_outputs(const qcal__exec *x, const qcal__node *n);
+
+static qcal_status run_failed(const qcal_model *m, const qcal__node *n, qcal_error *err)
+{
+    return qcal_error_set(err, QCAL_E_INVALID, "%s: node '%s' (%s): %s (run time)", m->g->path,
+                          n->name, n->op_type, n->run_error);
+}
+
+/* Checks the dtypes a node produced against the prepare-time guesses in want[]. */
+static qcal_status check_dtypes(const qcal_model *m, const qcal__node *n, const qcal_dtype *want,
+                                qcal_error *err)
+{
+    for (int k = 0; k < n->n_out && k < 64; k++) {
+        const qcal__tensor *t = n->out[k];
+        if (!t)
+            continue;
+        if (!t->shaped)
+            return qcal_error_set(err, QCAL_E_SHAPE, "%s: node '%s' (%s): output %d has no "
+                                  "shape", m->g->path, n->name, n->op_type, k);
+        if (want[k] != QCAL_DT_UNDEFINED && t->dtype != want[k])
+            return qcal_error_set(err, QCAL_E_UNSUPPORTED, "%s: node '%s' (%s): output '%s' is %s "
+                                  "at run time but %s was assumed at prepare", m->g->path,
+                                  n->name, n->op_type, t->name, qcal_dtype_name(t->dtype),
+                                  qcal_dtype_name(want[k]));
+    }
+    return QCAL_OK;
+}
+
+/* One node in dynamic mode: exec kernel, or re-inference with the values at hand + run. */
+static qcal_status run_dynamic(qcal__exec *x, qcal__node *n, qcal_error *err)
+{
+    qcal_model *m = x->m;
+    qcal_dtype want[64];
+    qcal_status st;
+
+    if (n->n_out > 64)
+        return qcal_error_set(err, QCAL_E_UNSUPPORTED, "%s: node '%s' has %d outputs (at most "
+                              "64 in dynamic mode)", m->g->path, n->name, n->n_out);
+    for (int k = 0; k < n->n_out; k++)
+        want[k] = n->out[k] ? n->out[k]->dtype : QCAL_DT_UNDEFINED;
+    if (n->xop) {
+        st = n->xop->exec(n, x, err);
+        if (st != QCAL_OK)
+            return qcal_error_prefix(err, m->g->path);
+    } else {
+        qcal__tensor_kind kinds[32];
+        free(n->params);
+        n->params = NULL;
+        n->scratch = 0;
+        for (int k = 0; k < n->n_in; k++) {
+            qcal__tensor *t = n->in[k];
+            if (!t)
+                continue;
+            if (!t->shaped || !t->data)
+                return qcal_error_set(err, QCAL_E_SHAPE, "%s: node '%s' (%s): input '%s' has no "
+                                      "value", m->g->path, n->name, n->op_type, t->name);
+            /* Shape arguments computed this run are the constants of this inference. */
+            if (k < 32) {
+                kinds[k] = t->kind;
+                if (n->op->value_inputs & (1u << k))
+                    t->kind = QCAL__T_CONST;
+            }
+        }
+        st = n->op->infer(n, err);
+        for (int k = 0; k < n->n_in && k < 32; k++)
+            if (n->in[k])
+                n->in[k]->kind = kinds[k];
+        if (st != QCAL_OK)
+            return qcal_error_prefix(err, m->g->path);
+        qcal__node_narrow_outputs(n);
+        for (int k = 0; k < n->n_out; k++) {
+            qcal__tensor *t = n->out[k];
+            if (!t)
+                continue;
+            if (!t->shaped)
+                break; /* check_dtypes names it */
+            t->nbytes = t->nelem * qcal_dtype_size(t->dtype);
+            if ((st = pool_buffer(m, t, t->nbytes, err)) != QCAL_OK)
+                return st;
+        }
+        if ((st = check_dtypes(m, n, want, err)) != QCAL_OK)
+            return st;
+        if (n->scratch > m->dscratch_size) {
+            free(m->dscratch);
+            m->dscratch = alloc_aligned(n->scratch);
+            m->dscratch_size = m->dscratch ? n->scratch : 0;
+            if (!m->dscratch)
+                return qcal_error_set(err, QCAL_E_NOMEM, "%s: node '%s': out of memory (%zu "
+                                      "bytes of scratch)", m->g->path, n->name, n->scratch);
+        }
+        n->run_error = NULL;
+        n->op->run(n, m->dscratch);
+        if (n->run_error)
+            return run_failed(m, n, err);
+    }
+    if ((st = check_dtypes(m, n, want, err)) != QCAL_OK)
+        return st;
+    observe_outputs(x, n);
+    return QCAL_OK;
+}
+
+static qcal_tensor_view view_of(const qcal__tensor *t);
+
+qcal_status qcal__exec_graph(qcal__exec *x, qcal__graph *g, const qcal_tensor_view *in,
+                             int n_in, qcal_error *err)
+{
+    qcal_status st;
+
+    if (n_in != g->n_inputs)
+        return qcal_error_set(err, QCAL_E_INVALID, "%s: subgraph '%s' has %d inputs, %d given",
+                              x->m->g->path, g->name ? g->name : "", g->n_inputs, n_in);
+    for (int k = 0; k < n_in; k++) {
+        qcal__tensor *t = g->inputs[k];
+        const void *src = in[k].data;
+        st = qcal__tensor_set_shape(t, in[k].dtype, in[k].rank, in[k].dims, err);
+        if (st != QCAL_OK)
+            return qcal_error_prefix(err, x->m->g->path);
+        t->nbytes = t->nelem * qcal_dtype_size(t->dtype);
+        if (src == t->data && t->data)
+            continue;
+        if ((st = pool_buffer(x->m, t, t->nbytes, err)) != QCAL_OK)
+            return st;
+        if (t->nbytes)
+            memmove(t->data, src, t->nbytes);
+        if (x->observer) {
+            qcal_tensor_view v = view_of(t);
+            x->observer(x->ctx, t->id, &v);
+        }
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        qcal__node *n = &g->nodes[i];
+        if (n->xmode == QCAL__X_FOLDED)
+            continue;
+        if ((st = run_dynamic(x, n, err)) != QCAL_OK)
+            return st;
+    }
+    for (int k = 0; k < g->n_outputs; k++)
+        if (!g->outputs[k]->shaped || (!g->outputs[k]->data && g->outputs[k]->nelem))
+            return qcal_error_set(err, QCAL_E_SHAPE, "%s: subgraph '%s': output '%s' has no "
+                                  "value", x->m->g->path, g->name ? g->name : "",
+                                  g->outputs[k]->name);
+    return QCAL_OK;
+}
+
+static bool has_subgraph(const qcal__node *n)
+{
+    for (int a = 0; a < n->n_attr; a++)
+        if (n->attr[a].g)
+            return true;
+    return false;
+}
+
+/* Runs a node at prepare time: its outputs become constants. */
+static qcal_status fold_node(qcal_model *m, qcal__node *n, qcal_error *err)
+{
+    void *scratch = NULL;
+
+    if (n->xop) {
+        qcal__exec x = { m, NULL, NULL, true };
+        qcal_status st = n->xop->exec(n, &x, err);
+        return st == QCAL_OK ? QCAL_OK : qcal_error_prefix(err, m->g->path);
+    }
+    for (int k = 0; k < n->n_out; k++) {
+        qcal__tensor *t = n->out[k];
+        if (!t)
+            continue;
+        t->data = alloc_aligned(t->nbytes);
+        if (!t->data)
+            return qcal_error_set(err, QCAL_E_NOMEM, "out of memory");
+        t->kind = QCAL__T_CONST;
+        t->folded = true;
+    }
+    if (n->scratch && !(scratch = alloc_aligned(n->scratch)))
+        return qcal_error_set(err, QCAL_E_NOMEM, "out of memory");
+    n->run_error = NULL;
+    n->op->run(n, scratch);
+    free(scratch);
+    if (n->run_error)
+        return qcal_error_set(err, QCAL_E_INVALID, "%s: node '%s' (%s): %s", m->g->path,
+                              n->name, n->op_type, n->run_error);
+    return QCAL_OK;
+}
+
+/*
+ * Infers every node of g in order; runs nodes whose inputs are all constant (folding). In the
+ * model's graph the other nodes are static (shapes now, arena) unless dynamic; in a subgraph
+ * they are all dynamic. Subgraphs are prepared when their owner is reached.
+ */
+static qcal_status prepare_graph(qcal_model *m, qcal__graph *g, qcal_error *err)
+{
+    bool sub = g->parent != NULL;
 
     for (int i = 0; i < g->n_nodes; i++) {
         qcal__node *n = &g->nodes[i];
-        bool all_const = true;
+        bool all_const = true, dyn = false;
         qcal_status st;
 
-        for (int k = 0; k < n->n_in; k++) {
-            if (!n->in[k])
+        for (int k = 0; k < n->n_in + n->n_implicit; k++) {
+            const qcal__tensor *t = k < n->n_in ? n->in[k] : n->implicit[k - n->n_in];
+            if (!t)
                 continue;
-            if (!n->in[k]->shaped)
+            if (t->kind == QCAL__T_CONST)
+                continue;
+            all_const = false;
+            if (t->dynamic || t->scope)
+                dyn = true;
+            else if (!t->shaped)
                 return qcal_error_set(err, QCAL_E_SHAPE, "%s: node '%s' (%s): input '%s' has no "
-                                      "known shape", g->path, n->name, n->op_type, n->in[k]->name);
-            if (n->in[k]->kind != QCAL__T_CONST)
-                all_const = false;
+                                      "known shape", g->path, n->name, n->op_type, t->name);
+            else if (k < n->n_in && k < 32 && (n->op->value_inputs & (1u << k)))
+                dyn = true; /* a shape argument computed per sample */
+        }
+        if (sub && !all_const)
+            dyn = true;
+        if (n->xop) {
+            st = n->op->infer(n, err);
+            if (st != QCAL_OK)
+                return qcal_error_prefix(err, g->path);
+            for (int a = 0; a < n->n_attr; a++)
+                if (n->attr[a].g && (st = prepare_graph(m, n->attr[a].g, err)) != QCAL_OK)
+                    return st;
+            if (all_const && !has_subgraph(n)) {
+                n->xmode = QCAL__X_FOLDED;
+                if ((st = fold_node(m, n, err)) != QCAL_OK)
+                    return st;
+                if (!sub)
+                    m->node_live[i] = false;
+                continue;
+            }
+            dyn = true;
+        }
+        if (dyn) {
+            n->xmode = QCAL__X_DYNAMIC;
+            for (int k = 0; k < n->n_out; k++) {
+                qcal__tensor *t = n->out[k];
+                if (!t)
+                    continue;
+                t->dynamic = true;
+                t->shaped = false;
+                t->rank = 0;
+                t->nelem = 0;
+                t->dtype = guess_dtype(n, k);
+            }
+            if (!sub) {
+                m->node_live[i] = true;
+                m->dynamic = true;
+            }
+            continue;
         }
         st = n->op->infer(n, err);
         if (st != QCAL_OK)
@@ -279,30 +675,17 @@ static qcal_status infer_and_fold(qcal_model *m, qcal_error *err)
         /* Shape and Size read only their input's (static) shape, never the data: constants. */
         if (strcmp(n->op_type, "Shape") == 0 || strcmp(n->op_type, "Size") == 0)
             all_const = true;
-        m->node_live[i] = !all_const;
         if (all_const) {
-            void *scratch = NULL;
-            for (int k = 0; k < n->n_out; k++) {
-                qcal__tensor *t = n->out[k];
-                if (!t)
-                    continue;
-                t->data = alloc_aligned(t->nbytes);
-                if (!t->data)
-                    return qcal_error_set(err, QCAL_E_NOMEM, "out of memory");
-                t->kind = QCAL__T_CONST;
-                t->folded = true;
-            }
-            if (n->scratch && !(scratch = alloc_aligned(n->scratch)))
-                return qcal_error_set(err, QCAL_E_NOMEM, "out of memory");
-            n->run_error = NULL;
-            n->op->run(n, scratch);
-            free(scratch);
-            if (n->run_error)
-                return qcal_error_set(err, QCAL_E_INVALID, "%s: node '%s' (%s): %s", g->path,
-                                      n->name, n->op_type, n->run_error);
-        } else if (n->scratch > m->scratch_size) {
-            m->scratch_size = n->scratch;
+            n->xmode = QCAL__X_FOLDED;
+            if ((st = fold_node(m, n, err)) != QCAL_OK)
+                return st;
+        } else {
+            n->xmode = QCAL__X_STATIC;
+            if (n->scratch > m->scratch_size)
+                m->scratch_size = n->scratch;
         }
+        if (!sub)
+            m->node_live[i] = !all_const;
     }
     return QCAL_OK;
 }
@@ -346,6 +729,9 @@ static qcal_status plan(qcal_model *m, qcal_error *err)
         for (int k = 0; k < n->n_in; k++)
             if (n->in[k] && n->in[k]->kind != QCAL__T_CONST)
                 n->in[k]->last_use = i;
+        for (int k = 0; k < n->n_implicit; k++)
+            if (n->implicit[k]->kind != QCAL__T_CONST)
+                n->implicit[k]->last_use = i;
     }
     s = calloc(g->n_tensors + 1, sizeof *s);
     placed = calloc(2 * (g->n_tensors + 1), sizeof *placed); /* placed list + work area */
@@ -355,7 +741,7 @@ static qcal_status plan(qcal_model *m, qcal_error *err)
     }
     for (size_t i = 0; i < g->n_tensors; i++) {
         qcal__tensor *t = g->tensors[i];
-        if (t->kind == QCAL__T_CONST || !t->shaped)
+        if (t->kind == QCAL__T_CONST || !t->shaped || t->dynamic || t->scope)
             continue;
         s[ns].t = t;
         s[ns].start = t->kind == QCAL__T_INPUT ? -1 : t->producer;
@@ -406,7 +792,7 @@ qcal_status qcal_model_prepare(qcal_model *m, const qcal_tensor_view *inputs, si
     if (st == QCAL_OK)
         st = bind_value_inputs(m, inputs, err);
     if (st == QCAL_OK)
-        st = infer_and_fold(m, err);
+        st = prepare_graph(m, m->g, err);
     if (st == QCAL_OK)
         st = plan(m, err);
     if (st != QCAL_OK) {
@@ -419,22 +805,25 @@ qcal_status qcal_model_prepare(qcal_model *m, const qcal_tensor_view *inputs, si
 
 static qcal_tensor_view view_of(const qcal__tensor *t)
 {
-    qcal_tensor_view v;
-
-    memset(&v, 0, sizeof v);
-    v.name = t->name;
-    v.dtype = t->dtype;
-    v.rank = t->rank;
-    memcpy(v.dims, t->dims, sizeof v.dims);
-    v.nelem = t->nelem;
-    v.data = t->data;
-    return v;
+    return qcal__tensor_view(t);
 }
 
 static size_t tensor_index(const qcal__graph *g, const qcal__tensor *t)
 {
     (void)g;
     return t->id;
+}
+
+static void observe_outputs(const qcal__exec *x, const qcal__node *n)
+{
+    if (!x->observer)
+        return;
+    for (int k = 0; k < n->n_out; k++) {
+        if (n->out[k]) {
+            qcal_tensor_view v = view_of(n->out[k]);
+            x->observer(x->ctx, tensor_index(NULL, n->out[k]), &v);
+        }
+    }
 }
 
 qcal_status qcal_model_run(qcal_model *m, const void *const *inputs, qcal_observer_fn observer,
@@ -444,9 +833,10 @@ qcal_status qcal_model_run(qcal_model *m, const void *const *inputs, qcal_observ
 
     if (!m->prepared)
         return qcal_error_set(err, QCAL_E_INVALID, "%s: model is not prepared", g->path);
+    m->ran = false;
     for (size_t i = 0; i < g->n_tensors; i++) {
         qcal__tensor *t = g->tensors[i];
-        if (t->kind != QCAL__T_CONST)
+        if (t->kind != QCAL__T_CONST && !t->dynamic && !t->scope)
             t->data = t->shaped ? m->arena + t->offset : NULL;
     }
     for (int i = 0; i < g->n_inputs; i++) {
@@ -462,22 +852,41 @@ qcal_status qcal_model_run(qcal_model *m, const void *const *inputs, qcal_observ
             observer(ctx, tensor_index(g, t), &v);
         }
     }
-    for (int i = 0; i < g->n_nodes; i++) {
-        qcal__node *n = &g->nodes[i];
-        if (!m->node_live[i])
-            continue;
-        n->run_error = NULL;
-        n->op->run(n, m->scratch);
-        if (n->run_error)
-            return qcal_error_set(err, QCAL_E_INVALID, "%s: node '%s' (%s): %s (run time)",
-                                  g->path, n->name, n->op_type, n->run_error);
-        if (!observer)
-            continue;
-        for (int k = 0; k < n->n_out; k++) {
-            if (n->out[k]) {
-                qcal_tensor_view v = view_of(n->out[k]);
-                observer(ctx, tensor_index(g, n->out[k]), &v);
+    if (!m->dynamic) {
+        for (int i = 0; i < g->n_nodes; i++) {
+            qcal__node *n = &g->nodes[i];
+            if (!m->node_live[i])
+                continue;
+            n->run_error = NULL;
+            n->op->run(n, m->scratch);
+            if (n->run_error)
+                return run_failed(m, n, err);
+            if (!observer)
+                continue;
+            for (int k = 0; k < n->n_out; k++) {
+                if (n->out[k]) {
+                    qcal_tensor_view v = view_of(n->out[k]);
+                    observer(ctx, tensor_index(g, n->out[k]), &v);
+                }
             }
+        }
+    } else {
+        qcal__exec x = { m, observer, ctx, false };
+        for (int i = 0; i < g->n_nodes; i++) {
+            qcal__node *n = &g->nodes[i];
+            if (!m->node_live[i])
+                continue;
+            if (n->xmode == QCAL__X_DYNAMIC) {
+                qcal_status st = run_dynamic(&x, n, err);
+                if (st != QCAL_OK)
+                    return st;
+                continue;
+            }
+            n->run_error = NULL;
+            n->op->run(n, m->scratch);
+            if (n->run_error)
+                return run_failed(m, n, err);
+            observe_outputs(&x, n);
         }
     }
     m->ran = true;
@@ -527,68 +936,92 @@ qcal_tensor_view qcal_model_tensor(const qcal_model *m, size_t i)
     return v;
 }
 
+/* The node that computes t (in t's own graph), or NULL. */
+static const qcal__node *producer_of(const qcal_model *m, const qcal__tensor *t)
+{
+    const qcal__graph *g = t->scope ? t->scope : m->g;
+    return t->producer >= 0 ? &g->nodes[t->producer] : NULL;
+}
+
 qcal_tensor_kind qcal_model_tensor_kind(const qcal_model *m, size_t i)
 {
     const qcal__tensor *t = m->g->tensors[i];
+    const qcal__node *p = producer_of(m, t);
 
     if (t->initializer)
         return QCAL_TENSOR_WEIGHT;
-    if (t->producer < 0)
+    if (!p) {
+        if (t->scope) /* a subgraph's formal input: fed by its owner, per run */
+            return t->kind == QCAL__T_CONST ? QCAL_TENSOR_CONSTANT : QCAL_TENSOR_ACTIVATION;
         return t->kind == QCAL__T_CONST && m->prepared ? QCAL_TENSOR_CONSTANT : QCAL_TENSOR_INPUT;
+    }
     if (t->kind == QCAL__T_CONST) {
         /* DESIGN.md: Constant-node values are parameters (PaddlePaddle stores weights so). */
-        return strcmp(m->g->nodes[t->producer].op_type, "Constant") == 0 ? QCAL_TENSOR_WEIGHT
-                                                                         : QCAL_TENSOR_CONSTANT;
+        return strcmp(p->op_type, "Constant") == 0 ? QCAL_TENSOR_WEIGHT : QCAL_TENSOR_CONSTANT;
     }
     return t->is_output ? QCAL_TENSOR_OUTPUT : QCAL_TENSOR_ACTIVATION;
+}
+
+bool qcal_model_tensor_dynamic(const qcal_model *m, size_t i)
+{
+    const qcal__tensor *t = m->g->tensors[i];
+    return t->kind != QCAL__T_CONST && (t->dynamic || t->scope);
 }
 
 const char *qcal_model_tensor_producer(const qcal_model *m, size_t i)
 {
     const qcal__tensor *t = m->g->tensors[i];
-    return t->producer >= 0 ? m->g->nodes[t->producer].name : "";
+    const qcal__node *p = producer_of(m, t);
+
+    if (!p && t->scope && t->scope->owner)
+        p = t->scope->owner;
+    return p ? p->name : "";
 }
 
 const char *qcal_model_tensor_op(const qcal_model *m, size_t i)
 {
     const qcal__tensor *t = m->g->tensors[i];
-    return t->producer >= 0 ? m->g->nodes[t->producer].op_type : "";
+    const qcal__node *p = producer_of(m, t);
+
+    if (!p && t->scope && t->scope->owner)
+        p = t->scope->owner;
+    return p ? p->op_type : "";
 }
 
 size_t qcal_model_n_nodes(const qcal_model *m)
 {
-    return (size_t)m->g->n_nodes;
+    return m->n_flat;
 }
 
 const char *qcal_model_node_name(const qcal_model *m, size_t i)
 {
-    return m->g->nodes[i].name;
+    return m->flat[i]->name;
 }
 
 const char *qcal_model_node_op(const qcal_model *m, size_t i)
 {
-    return m->g->nodes[i].op_type;
+    return m->flat[i]->op_type;
 }
 
 size_t qcal_model_node_n_inputs(const qcal_model *m, size_t i)
 {
-    return (size_t)m->g->nodes[i].n_in;
+    return (size_t)m->flat[i]->n_in;
 }
 
 size_t qcal_model_node_input(const qcal_model *m, size_t i, size_t k)
 {
-    const qcal__tensor *t = m->g->nodes[i].in[k];
+    const qcal__tensor *t = m->flat[i]->in[k];
     return t ? tensor_index(m->g, t) : SIZE_MAX;
 }
 
 size_t qcal_model_node_n_outputs(const qcal_model *m, size_t i)
 {
-    return (size_t)m->g->nodes[i].n_out;
+    return (size_t)m->flat[i]->n_out;
 }
 
 size_t qcal_model_node_output(const qcal_model *m, size_t i, size_t k)
 {
-    const qcal__tensor *t = m->g->nodes[i].out[k];
+    const qcal__tensor *t = m->flat[i]->out[k];
     return t ? tensor_index(m->g, t) : SIZE_MAX;
 }
 

@@ -197,6 +197,20 @@ qcal_status qcal__tensor_set_shape(qcal__tensor *t, qcal_dtype dt, int rank, con
     return QCAL_OK;
 }
 
+qcal_tensor_view qcal__tensor_view(const qcal__tensor *t)
+{
+    qcal_tensor_view v;
+
+    memset(&v, 0, sizeof v);
+    v.name = t->name;
+    v.dtype = t->dtype;
+    v.rank = t->rank;
+    memcpy(v.dims, t->dims, sizeof v.dims);
+    v.nelem = t->nelem;
+    v.data = t->data;
+    return v;
+}
+
 void qcal__tensor_free(qcal__tensor *t)
 {
     if (!t)
@@ -258,6 +272,7 @@ static void attr_fini(qcal__attr *a)
         free(a->strings[i]);
     free(a->strings);
     qcal__tensor_free(a->t);
+    qcal__graph_destroy(a->g);
 }
 
 void qcal__graph_destroy(qcal__graph *g)
@@ -275,14 +290,16 @@ void qcal__graph_destroy(qcal__graph *g)
             attr_fini(&n->attr[k]);
         free(n->attr);
         free(n->params);
+        free(n->implicit);
     }
     free(g->nodes);
-    for (size_t i = 0; i < g->n_tensors; i++)
+    for (size_t i = 0; !g->parent && i < g->n_tensors; i++) /* subgraphs own no tensor */
         qcal__tensor_free(g->tensors[i]);
     free(g->tensors);
     free(g->inputs);
     free(g->outputs);
     free(g->path);
     free(g->dir);
+    free(g->name);
     free(g);
 }

@@ -41,6 +41,10 @@ typedef struct qcal__tensor {
     int last_use;     /* index of the last consuming node, -1 if none (planner) */
     size_t offset;    /* arena offset (planner) */
     size_t nbytes;    /* nelem * dtype size (planner) */
+    /* Subgraphs (If/Loop/Scan bodies) and data-dependent shapes. Every tensor of every subgraph
+     * is in the model graph's tensor list (ids are global); scope says which graph defines it. */
+    struct qcal__graph *scope; /* defining subgraph; NULL: the model's graph */
+    bool dynamic;     /* shape known only at run time (executor's dynamic mode, set by prepare) */
 } qcal__tensor;
 
 typedef enum qcal__attr_type {
@@ -66,6 +70,7 @@ typedef struct qcal__attr {
     char **strings;        /* STRINGS */
     size_t n;              /* element count of floats/ints/strings */
     qcal__tensor *t;       /* TENSOR (owned, kind CONST, data owned) */
+    struct qcal__graph *g; /* GRAPH (owned subgraph; see qcal__graph.parent) */
 } qcal__attr;
 
 struct qcal__op;
@@ -88,7 +93,15 @@ typedef struct qcal__node {
      * of range: a static message; the executor checks it after the node and fails the run with
      * an error naming the node. Cleared by the executor before each run. */
     const char *run_error;
+    /* Outer-scope tensors read by the node's subgraphs (at any depth) that are defined outside
+     * the node's own graph scope: dependencies for ordering and buffer lifetimes. */
+    int n_implicit;
+    qcal__tensor **implicit;
+    unsigned char xmode; /* executor: QCAL__X_* (set by prepare) */
+    const struct qcal__xop *xop; /* exec kernel (src/ops/ops.h), set by the executor at load */
 } qcal__node;
+
+enum { QCAL__X_FOLDED = 0, QCAL__X_STATIC, QCAL__X_DYNAMIC };
 
 typedef struct qcal__graph {
     char *path;      /* model file, for messages */
@@ -106,6 +119,13 @@ typedef struct qcal__graph {
     qcal__tensor **inputs;  /* graph inputs that are not initializers, in file order */
     int n_outputs;
     qcal__tensor **outputs;
+    /* Subgraphs: parent is the enclosing graph (NULL for the model's graph), owner the node whose
+     * attribute holds it (set after the outer graph is sorted). A subgraph's tensors[] lists the
+     * tensors it defines without owning them (the model graph owns every tensor); inputs are
+     * the body's formal inputs, outputs its results (tensors of any scope). */
+    struct qcal__graph *parent;
+    struct qcal__node *owner;
+    char *name;
 } qcal__graph;
 
 /* Destroys the graph and everything it owns. NULL-safe. */
@@ -148,6 +168,8 @@ float qcal__round_narrow(double x, qcal_dtype narrow);
  * float32 inputs and tensor attributes when they all have the same one (float16 ops compute
  * float16). Called by prepare after infer. */
 void qcal__node_narrow_outputs(qcal__node *n);
+/* A public view of t (name, dtype, shape, data as they are now). */
+qcal_tensor_view qcal__tensor_view(const qcal__tensor *t);
 
 /* Frees a tensor and its owned data (CONST data only). NULL-safe. */
 void qcal__tensor_free(qcal__tensor *t);

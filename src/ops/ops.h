@@ -34,6 +34,37 @@ typedef struct qcal__op {
     uint32_t value_inputs; /* bit i: input i's value is needed by infer */
 } qcal__op;
 
+/*
+ * Data-dependent kernels (output shapes depend on input values: NonZero, Unique, ...) and control
+ * flow (If, Loop, Scan): their registry entry has run = qcal__xop_run (never called) and the
+ * executor calls the exec of the qcal__xop of the same op_type instead. infer then only checks
+ * attributes and what it can without values (inputs may be unshaped) and sets no output shape;
+ * exec computes the outputs at run time, giving each its shape and buffer through
+ * qcal__exec_output(). exec may allocate and fail (dynamic mode, DESIGN.md). dtype gives output
+ * k's dtype without values (QCAL_DT_UNDEFINED: unknown); the run checks the outputs against it.
+ */
+typedef struct qcal__exec qcal__exec; /* executor services (src/exec/model.c) */
+
+typedef struct qcal__xop {
+    const char *op_type;
+    qcal_status (*exec)(qcal__node *n, qcal__exec *x, qcal_error *err);
+    qcal_dtype (*dtype)(const qcal__node *n, int k);
+} qcal__xop;
+
+void qcal__xop_run(const qcal__node *n, void *scratch);
+/* The exec kernel of n, NULL for ordinary kernels. */
+const qcal__xop *qcal__xop_of(const qcal__node *n);
+
+/* Gives output k of n (of an exec kernel) its dtype and shape and a buffer, valid until the
+ * node runs again. Fails on shape overflow or out of memory. */
+qcal_status qcal__exec_output(qcal__exec *x, qcal__node *n, int k, qcal_dtype dt, int rank,
+                              const int64_t *dims, qcal_error *err);
+/* Runs subgraph g once: its formal inputs take in[0..n_in) (shape, dtype and data copied; the
+ * observer sees them), then its nodes run (each observed). Afterwards g->outputs[k] hold the
+ * results (shape and data valid until g runs again). */
+qcal_status qcal__exec_graph(qcal__exec *x, qcal__graph *g, const qcal_tensor_view *in,
+                             int n_in, qcal_error *err);
+
 /* Each family file defines one table, terminated by an entry with op_type NULL. */
 extern const qcal__op qcal__ops_conv[];    /* conv.c: Conv, ConvTranspose */
 extern const qcal__op qcal__ops_gemm[];    /* gemm.c: Gemm, MatMul */
@@ -67,6 +98,10 @@ extern const qcal__op qcal__ops_window[];   /* window.c: Hann/Hamming/BlackmanWi
 extern const qcal__op qcal__ops_groupnorm[]; /* groupnorm.c: GroupNormalization, LpNormalization */
 extern const qcal__op qcal__ops_roi[];       /* roi.c: RoiAlign, MaxRoiPool */
 extern const qcal__op qcal__ops_col2im[];    /* col2im.c: Col2Im, CenterCropPad */
+extern const qcal__op qcal__ops_control[]; /* control.c: If, Loop, Scan (exec kernels) */
+extern const qcal__op qcal__ops_dynamic[]; /* dynamic.c: NonZero, Unique, Compress,
+                                              NonMaxSuppression (exec kernels) */
+extern const qcal__xop qcal__xops_control[], qcal__xops_dynamic[]; /* their exec halves */
 
 /* Finds the kernel for (op_type, opset) in the default domain; NULL if none. */
 const qcal__op *qcal__op_find(const char *op_type, int opset);
