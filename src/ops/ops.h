@@ -102,6 +102,7 @@ extern const qcal__op qcal__ops_control[]; /* control.c: If, Loop, Scan (exec ke
 extern const qcal__op qcal__ops_dynamic[]; /* dynamic.c: NonZero, Unique, Compress,
                                               NonMaxSuppression (exec kernels) */
 extern const qcal__xop qcal__xops_control[], qcal__xops_dynamic[]; /* their exec halves */
+extern const qcal__op qcal__ops_lppool[];  /* lppool.c: LpPool, GlobalLpPool */
 
 /* Finds the kernel for (op_type, opset) in the default domain; NULL if none. */
 const qcal__op *qcal__op_find(const char *op_type, int opset);

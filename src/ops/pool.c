@@ -18,9 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops/ops.h"
+#include "ops/pool_impl.h"
 
-#define POOL_MAX_SPATIAL 3
 
 /*
  * GlobalAveragePool's float32 plane sum is also compiled for AVX-512 on x86-64 with glibc
@@ -32,25 +31,6 @@
 #else
 #define POOL_CLONES
 #endif
-
-enum { POOL_MAX, POOL_AVG };
-
-/* The taps of one output position along one spatial axis. */
-typedef struct tap_span {
-    int64_t start;  /* input index of the first tap inside the input */
-    int32_t count;  /* taps inside the input */
-    int32_t padded; /* taps inside the padded input: the count_include_pad divisor factor */
-} tap_span;
-
-typedef struct pool_params {
-    int kind;
-    bool include_pad; /* AveragePool count_include_pad */
-    bool col_major;   /* MaxPool storage_order 1: Indices are column-major over spatial axes */
-    bool dilated;
-    int64_t planes;   /* N * C */
-    int64_t in[POOL_MAX_SPATIAL], out[POOL_MAX_SPATIAL], dil[POOL_MAX_SPATIAL];
-    tap_span *span[POOL_MAX_SPATIAL]; /* point into the same allocation, after this struct */
-} pool_params;
 
 /* Per-axis settings parsed from the attributes, before padding to 3-D. */
 typedef struct pool_axis {
@@ -756,6 +736,16 @@ static void unpool_run(const qcal__node *n, void *scratch)
         if (inside)
             memcpy(y + (size_t)off * es, (const char *)x->data + j * es, es);
     }
+}
+
+qcal_status qcal__pool_infer(qcal__node *n, int kind, qcal_error *err)
+{
+    return pool_infer(n, kind, err);
+}
+
+qcal_status qcal__pool_global_infer(qcal__node *n, qcal_error *err)
+{
+    return global_infer(n, err);
 }
 
 const qcal__op qcal__ops_pool[] = {

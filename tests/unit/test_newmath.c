@@ -301,6 +301,33 @@ static void test_lpnorm(void)
     opn_done(&u);
 }
 
+/*
+ * LpPool p=3 with one pad on each side (pads add zeros): windows [0, 1], [1, -2], [-2, 2], [2, 0]
+ * give 1, 9^(1/3), 16^(1/3), 2. GlobalLpPool p=1 is the sum of |x|: 5.
+ */
+static void test_lppool_p3(void)
+{
+    const float x[3] = { 1.0f, -2.0f, 2.0f };
+    int64_t ks[2] = { 1, 2 }, pads[4] = { 0, 1, 0, 1 };
+    const double want[4] = { 1.0, cbrt(9.0), cbrt(16.0), 2.0 };
+    opnode t = { 0 }, u = { 0 };
+
+    opn_in(&t, 0, QCAL_DT_FLOAT, 4, (int64_t[]){ 1, 1, 1, 3 }, x);
+    opn_ints(&t, "kernel_shape", ks, 2);
+    opn_ints(&t, "pads", pads, 4);
+    opn_int(&t, "p", 3);
+    QT_OK(opn_run(&t, "LpPool", 18));
+    QT_EQ_I64(t.out[0].dims[3], 4);
+    for (int i = 0; i < 4; i++)
+        QT_NEAR(((float *)t.out[0].data)[i], want[i], 1e-6);
+    opn_done(&t);
+    opn_in(&u, 0, QCAL_DT_FLOAT, 4, (int64_t[]){ 1, 1, 1, 3 }, x);
+    opn_int(&u, "p", 1);
+    QT_OK(opn_run(&u, "GlobalLpPool", 2));
+    QT_EQ_F32_BITS(((float *)u.out[0].data)[0], 5.0f);
+    opn_done(&u);
+}
+
 int main(void)
 {
     QT_RUN(test_gelu_positions);
@@ -315,5 +342,6 @@ int main(void)
     QT_RUN(test_det_pivot);
     QT_RUN(test_groupnorm_versions);
     QT_RUN(test_lpnorm);
+    QT_RUN(test_lppool_p3);
     return qt_report();
 }
