@@ -32,6 +32,6 @@ ${CC:-cc} -shared -fPIC -O2 -Wall -Wextra -Werror tests/lib/nodlclose.c -o build
     LSAN_OPTIONS="suppressions=$root/tests/lsan-mpi.supp:print_suppressions=0" \
     ctest --output-on-failure -j"$jobs" -R '^(cli_.*|mpi_test_two_ranks)$')
 
-# Every fuzz harness for a bounded time; any finding fails the run. fuzz_stats is left out until
-# the crash in tests/fuzz/pending/stats (HDF5's global heap reader) is fixed.
-./scripts/fuzz.sh 45 onnx image job qdq
+# Every fuzz harness for a bounded time; any finding fails the run. A harness whose known bugs
+# (tests/fuzz/pending/<h>, not fixed yet) still fail is skipped with a message until they pass.
+FUZZ_SKIP_PENDING=1 ./scripts/fuzz.sh 45

@@ -63,8 +63,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < o.n_data; i++)
             fuzz_touch(o.data[i], strlen(o.data[i]));
     }
-    for (size_t k = 0; k < o.n_enc && k < QCAL_CAL_MAX_ENC; k++)
-        for (size_t i = 0; i < o.enc[k].eo.n_overrides && i < QCAL_CAL_MAX_OVERRIDES; i++)
+    /* Every set, also one that was being read when the job failed (not yet counted in n_enc). */
+    for (size_t k = 0; k < QCAL_CAL_MAX_ENC; k++)
+        for (size_t i = 0; i < QCAL_CAL_MAX_OVERRIDES; i++)
             qcal_enc_override_fini(&o.enc[k].overrides[i]);
     qcal__cli_job_release();
     free(copy);
