@@ -17,26 +17,6 @@ typedef struct col2im_params {
     size_t kprod, L, plane; /* block elements, block positions, image elements */
 } col2im_params;
 
-/* Reads optional per-dim attribute name into out[nd] (default def), requiring each > 0 (or >= 0
- * when allow_zero); count is nd (2 * nd for pads). */
-static qcal_status dim_attr(qcal__node *n, const char *name, size_t count, int64_t def,
-                            bool allow_zero, int64_t *out, qcal_error *err)
-{
-    const int64_t *v = NULL;
-    const size_t nv = qcal__attr_ints(n, name, &v);
-
-    if (nv != 0 && nv != count)
-        return qcal__node_error(err, n, QCAL_E_INVALID, "%s has %zu values, expected %zu", name,
-                                nv, count);
-    for (size_t i = 0; i < count; i++) {
-        out[i] = nv ? v[i] : def;
-        if (out[i] < (allow_zero ? 0 : 1) || out[i] > ((int64_t)1 << 40))
-            return qcal__node_error(err, n, QCAL_E_INVALID, "%s[%zu] = %lld out of range", name,
-                                    i, (long long)out[i]);
-    }
-    return QCAL_OK;
-}
-
 static qcal_status col2im_infer(qcal__node *n, qcal_error *err)
 {
     const qcal__tensor *x;
@@ -68,14 +48,14 @@ static qcal_status col2im_infer(qcal__node *n, qcal_error *err)
                                 "block_shape (%zu) must match", ni, nb);
     nd = (int)ni;
     p->nd = nd;
-    if ((st = dim_attr(n, "dilations", ni, 1, false, p->dil, err)) != QCAL_OK ||
-        (st = dim_attr(n, "strides", ni, 1, false, p->str, err)) != QCAL_OK ||
-        (st = dim_attr(n, "pads", 2 * ni, 0, true, pads, err)) != QCAL_OK)
+    if ((st = qcal__attr_dims(n, "dilations", ni, 1, 1, p->dil, err)) != QCAL_OK ||
+        (st = qcal__attr_dims(n, "strides", ni, 1, 1, p->str, err)) != QCAL_OK ||
+        (st = qcal__attr_dims(n, "pads", 2 * ni, 0, 0, pads, err)) != QCAL_OK)
         return st;
     for (int i = 0; i < nd; i++) {
         int64_t span;
-        if (p->img[i] < 1 || p->img[i] > ((int64_t)1 << 40) || bl[i] < 1 ||
-            bl[i] > ((int64_t)1 << 40))
+        if (p->img[i] < 1 || p->img[i] > QCAL__DIM_ATTR_MAX || bl[i] < 1 ||
+            bl[i] > QCAL__DIM_ATTR_MAX)
             return qcal__node_error(err, n, QCAL_E_INVALID, "image/block dim %d (%lld, %lld) "
                                     "out of range", i, (long long)p->img[i], (long long)bl[i]);
         p->blk[i] = bl[i];

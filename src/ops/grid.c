@@ -202,47 +202,53 @@ static qcal_status gs_infer(qcal__node *n, qcal_error *err)
     return qcal__tensor_set_shape(n->out[0], QCAL_DT_FLOAT, x->rank, odims, err);
 }
 
-/*
- * Builds the taps of one position into off/wt (zero-padded taps get weight 0 and offset 0, so
- * they never read out of bounds; their product weight is exactly 0 but, to keep Inf/NaN inputs
- * from leaking, they are also dropped). Returns the number of taps kept.
- */
-static size_t gs_position(const gs_params *p, const float *coord, size_t *off, float *wt)
+size_t qcal__grid_point_taps(int nd, const int64_t *dims, const int64_t *st, const float *px,
+                             qcal__grid_mode mode, qcal__grid_pad pad, bool align_corners,
+                             size_t *off, float *wt)
 {
     int64_t idx[QCAL_MAX_RANK][QCAL__GRID_MAX_TAPS];
     float w[QCAL_MAX_RANK][QCAL__GRID_MAX_TAPS];
     int cnt[QCAL_MAX_RANK], k[QCAL_MAX_RANK] = { 0 };
-    size_t kept = 0;
+    size_t kept = 0, taps = 1;
 
-    for (int i = 0; i < p->nd; i++) {
-        /* The grid's last axis lists coordinates innermost dim first (x = width). */
-        const float nc = coord[p->nd - 1 - i];
-        const float d = (float)p->dims[i];
-        const float px = p->align ? (nc + 1.0f) / 2.0f * (d - 1.0f)
-                                  : ((nc + 1.0f) * d - 1.0f) / 2.0f;
-        cnt[i] = qcal__grid_taps(px, p->dims[i], p->mode, p->pad, p->align, idx[i], w[i]);
+    for (int i = 0; i < nd; i++) {
+        cnt[i] = qcal__grid_taps(px[i], dims[i], mode, pad, align_corners, idx[i], w[i]);
+        taps *= (size_t)cnt[i];
     }
-    for (size_t t = 0; t < p->taps; t++) {
+    for (size_t t = 0; t < taps; t++) {
         float wp = 1.0f;
         int64_t o = 0;
         bool valid = true;
-        for (int i = 0; i < p->nd; i++) {
+        for (int i = 0; i < nd; i++) {
             if (idx[i][k[i]] < 0)
                 valid = false;
             wp *= w[i][k[i]];
-            o += idx[i][k[i]] * p->st[i];
+            o += idx[i][k[i]] * st[i];
         }
         if (valid) {
             off[kept] = (size_t)o;
             wt[kept++] = wp;
         }
-        for (int i = p->nd - 1; i >= 0; i--) {
+        for (int i = nd - 1; i >= 0; i--) {
             if (++k[i] < cnt[i])
                 break;
             k[i] = 0;
         }
     }
     return kept;
+}
+
+/* Denormalizes one grid point (innermost dim first, as the grid stores it) and builds its taps. */
+static size_t gs_position(const gs_params *p, const float *coord, size_t *off, float *wt)
+{
+    float px[QCAL_MAX_RANK];
+
+    for (int i = 0; i < p->nd; i++) {
+        const float nc = coord[p->nd - 1 - i];
+        const float d = (float)p->dims[i];
+        px[i] = p->align ? (nc + 1.0f) / 2.0f * (d - 1.0f) : ((nc + 1.0f) * d - 1.0f) / 2.0f;
+    }
+    return qcal__grid_point_taps(p->nd, p->dims, p->st, px, p->mode, p->pad, p->align, off, wt);
 }
 
 static void gs_run(const qcal__node *n, void *scratch)

@@ -6,6 +6,7 @@
 #define QCAL_OPS_GRID_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum qcal__grid_mode {
@@ -33,5 +34,14 @@ typedef enum qcal__grid_pad {
  */
 int qcal__grid_taps(float x, int64_t d, qcal__grid_mode mode, qcal__grid_pad pad,
                     bool align_corners, int64_t *idx, float *w);
+
+/*
+ * Taps of an nd-dimensional pixel point px (outermost dim first) in an image of dims with
+ * strides st: the product of the per-dim taps, zero-padded ones dropped. Writes at most
+ * (taps per dim)^nd element offsets and weights to off/wt, returns how many. Does not allocate.
+ */
+size_t qcal__grid_point_taps(int nd, const int64_t *dims, const int64_t *st, const float *px,
+                             qcal__grid_mode mode, qcal__grid_pad pad, bool align_corners,
+                             size_t *off, float *wt);
 
 #endif

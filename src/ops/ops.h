@@ -103,6 +103,7 @@ extern const qcal__op qcal__ops_dynamic[]; /* dynamic.c: NonZero, Unique, Compre
                                               NonMaxSuppression (exec kernels) */
 extern const qcal__xop qcal__xops_control[], qcal__xops_dynamic[]; /* their exec halves */
 extern const qcal__op qcal__ops_lppool[];  /* lppool.c: LpPool, GlobalLpPool */
+extern const qcal__op qcal__ops_deform[];    /* deform.c: DeformConv */
 
 /* Finds the kernel for (op_type, opset) in the default domain; NULL if none. */
 const qcal__op *qcal__op_find(const char *op_type, int opset);
@@ -119,6 +120,13 @@ const char *qcal__attr_str(const qcal__node *n, const char *name, const char *de
 /* Returns the element count and sets *out (NULL and 0 when absent). */
 size_t qcal__attr_ints(const qcal__node *n, const char *name, const int64_t **out);
 size_t qcal__attr_floats(const qcal__node *n, const char *name, const float **out);
+
+/* Reads the per-dim INTS attribute name (count values; absent: count copies of def) into out,
+ * each in [lo, QCAL__DIM_ATTR_MAX] (2^40: sums and products of a few such values and of tensor
+ * dims fit int64). Fails naming the attribute on a wrong count or value. */
+#define QCAL__DIM_ATTR_MAX ((int64_t)1 << 40)
+qcal_status qcal__attr_dims(const qcal__node *n, const char *name, size_t count, int64_t def,
+                            int64_t lo, int64_t *out, qcal_error *err);
 
 /* ---- errors: "node 'name' (Op): <message>" ---- */
 #if defined(__GNUC__)

@@ -252,3 +252,21 @@ qcal_status qcal__dims_product(const qcal__node *n, const char *what, int rank,
     *out = p;
     return QCAL_OK;
 }
+
+qcal_status qcal__attr_dims(const qcal__node *n, const char *name, size_t count, int64_t def,
+                            int64_t lo, int64_t *out, qcal_error *err)
+{
+    const int64_t *v = NULL;
+    const size_t nv = qcal__attr_ints(n, name, &v);
+
+    if (nv != 0 && nv != count)
+        return qcal__node_error(err, n, QCAL_E_INVALID, "%s has %zu values, expected %zu", name,
+                                nv, count);
+    for (size_t i = 0; i < count; i++) {
+        out[i] = nv ? v[i] : def;
+        if (out[i] < lo || out[i] > QCAL__DIM_ATTR_MAX)
+            return qcal__node_error(err, n, QCAL_E_INVALID, "%s[%zu] = %lld out of range", name,
+                                    i, (long long)out[i]);
+    }
+    return QCAL_OK;
+}

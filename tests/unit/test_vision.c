@@ -311,6 +311,71 @@ static void test_center_crop_pad(void)
     h_fini(&h);
 }
 
+/* Runs DeformConv on X = 1..9 (3x3, X[i][j] = 3i + j + 1) with the diagonal 2x2 kernel
+ * (1, 0, 0, 1): out[i][j] = s(i, j) + s(i + 1, j + 1) where s samples X at the tap moved by its
+ * offset. dw is every tap's width offset; mask/bias optional. Returns infer's status. */
+static qcal_status deform1(float dw, const float *mask, const float *bias, float *y,
+                           const int64_t *od)
+{
+    const int64_t xd[4] = { 1, 1, 3, 3 }, wd[4] = { 1, 1, 2, 2 }, md[4] = { 1, 4, 2, 2 };
+    const int64_t bd[1] = { 1 };
+    const float w[4] = { 1, 0, 0, 1 };
+    float x[9], off[32] = { 0 };
+    qcal_error err = { 0 };
+    qcal_status st;
+    hnode h;
+
+    for (int i = 0; i < 9; i++)
+        x[i] = (float)(i + 1);
+    /* Channel (k * 2 + 1) holds tap k's width offset at the 4 output positions. */
+    for (int k = 0; k < 4; k++)
+        for (int q = 0; q < 4; q++)
+            off[(k * 2 + 1) * 4 + q] = dw;
+    h_init(&h, "DeformConv", 19, 1);
+    h_in(&h, QCAL_DT_FLOAT, 4, xd, x, false);
+    h_in(&h, QCAL_DT_FLOAT, 4, wd, w, true);
+    h_in(&h, QCAL_DT_FLOAT, 4, od, off, false);
+    if (bias || mask)
+        h_in(&h, QCAL_DT_FLOAT, 1, bd, bias, true);
+    if (mask)
+        h_in(&h, QCAL_DT_FLOAT, 4, md, mask, false);
+    if (!bias && mask)
+        h.in[3] = NULL; /* omitted optional B */
+    st = h_run(&h, &err);
+    if (st == QCAL_OK)
+        memcpy(y, h.out[0]->data, 4 * sizeof *y);
+    h_fini(&h);
+    return st;
+}
+
+/* Zero offsets: a plain convolution, X[i][j] + X[i+1][j+1] = (6, 8, 12, 14). Width offsets of
+ * 0.5 sample halfway: s = 3i + j + 1.5 inside, and a tap at column 2.5 reads 0.5 * X[i][2]
+ * (the other neighbour is outside, 0): (1.5 + 5.5, 2.5 + 3, 4.5 + 8.5, 5.5 + 4.5). A mask of 0.5
+ * with bias 1 gives 0.5 * conv + 1. A wrongly shaped offset is refused. */
+static void test_deform_conv(void)
+{
+    const int64_t od[4] = { 1, 8, 2, 2 }, bad[4] = { 1, 6, 2, 2 };
+    const float want0[4] = { 6, 8, 12, 14 }, want5[4] = { 7, 5.5f, 13, 10 };
+    const float wantm[4] = { 4, 5, 7, 8 }, one[1] = { 1 };
+    float mask[16], y[4];
+
+    for (int i = 0; i < 16; i++)
+        mask[i] = 0.5f;
+    QT_OK(deform1(0.0f, NULL, NULL, y, od));
+    for (int i = 0; i < 4; i++)
+        QT_NEAR(y[i], (double)want0[i], 1e-6);
+    QT_OK(deform1(0.5f, NULL, NULL, y, od));
+    for (int i = 0; i < 4; i++)
+        QT_NEAR(y[i], (double)want5[i], 1e-6);
+    QT_OK(deform1(0.0f, mask, one, y, od));
+    for (int i = 0; i < 4; i++)
+        QT_NEAR(y[i], (double)wantm[i], 1e-6);
+    QT_OK(deform1(0.0f, NULL, one, y, od));
+    for (int i = 0; i < 4; i++)
+        QT_NEAR(y[i], (double)want0[i] + 1.0, 1e-6);
+    QT_EQ_I64(deform1(0.0f, NULL, NULL, y, bad), QCAL_E_SHAPE);
+}
+
 int main(void)
 {
     QT_RUN(test_gridsample_borders);
@@ -322,5 +387,6 @@ int main(void)
     QT_RUN(test_maxroipool);
     QT_RUN(test_col2im_1d);
     QT_RUN(test_center_crop_pad);
+    QT_RUN(test_deform_conv);
     return qt_report();
 }
