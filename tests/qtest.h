@@ -53,7 +53,7 @@ static int qt_pass_, qt_fail_;
     } while (0)
 #define QT_NEAR(a, b, tol)                                                                       \
     do {                                                                                         \
-        double qa_ = (a), qb_ = (b);                                                             \
+        double qa_ = (double)(a), qb_ = (double)(b);                                                             \
         QT_CHECK_(fabs(qa_ - qb_) <= (tol), "%s ~ %s: %.9g vs %.9g (tol %g)", #a, #b, qa_, qb_,  \
                   (double)(tol));                                                                \
     } while (0)
