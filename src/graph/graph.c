@@ -144,12 +144,15 @@ void qcal__node_narrow_outputs(qcal__node *n)
 
 size_t qcal__shape_nelem(int rank, const int64_t *dims)
 {
-    size_t n = 1, nz = 1; /* nz: product of the non-zero dims (strides), bounded as well */
+    /* nz: product of the non-zero dims (strides), bounded as well. The bound, INT64_MAX / 16,
+     * keeps nelem times any element size (at most 16 bytes) and the kernels' per-element scratch
+     * sizes inside int64, so byte counts computed from nelem cannot wrap. */
+    size_t n = 1, nz = 1;
 
     for (int i = 0; i < rank; i++) {
         if (dims[i] < 0)
             return SIZE_MAX;
-        if (dims[i] != 0 && nz > (size_t)INT64_MAX / 2 / (size_t)dims[i])
+        if (dims[i] != 0 && nz > (size_t)INT64_MAX / 16 / (size_t)dims[i])
             return SIZE_MAX;
         if (dims[i] != 0)
             nz *= (size_t)dims[i];
