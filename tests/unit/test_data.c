@@ -236,7 +236,8 @@ static size_t put_chunk(unsigned char *out, const char *type, const unsigned cha
 {
     size_t k = put_be32(out, (uint32_t)n);
     memcpy(out + k, type, 4);
-    memcpy(out + k + 4, data, n);
+    if (n) /* an IEND chunk passes data NULL: memcpy needs a valid pointer even for 0 bytes */
+        memcpy(out + k + 4, data, n);
     return k + 4 + n + put_be32(out + k + 4 + n, crc32_of(out + k, n + 4));
 }
 
