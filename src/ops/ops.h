@@ -104,6 +104,7 @@ extern const qcal__op qcal__ops_dynamic[]; /* dynamic.c: NonZero, Unique, Compre
 extern const qcal__xop qcal__xops_control[], qcal__xops_dynamic[]; /* their exec halves */
 extern const qcal__op qcal__ops_lppool[];  /* lppool.c: LpPool, GlobalLpPool */
 extern const qcal__op qcal__ops_deform[];    /* deform.c: DeformConv */
+extern const qcal__op qcal__ops_rnn[];      /* rnn.c: RNN, GRU, LSTM */
 
 /* Finds the kernel for (op_type, opset) in the default domain; NULL if none. */
 const qcal__op *qcal__op_find(const char *op_type, int opset);
