@@ -59,19 +59,33 @@ static qcal_status geometry(const qcal__node *n, qconv_params *p, qcal_error *er
     if (st != QCAL_OK)
         return st;
     for (int i = 0; i < p->nsp; i++) {
-        const int64_t ext = (p->k[i] - 1) * p->dil[i] + 1, s = p->stride[i];
-        int64_t pb = pads[i], pe = pads[p->nsp + i], o;
+        const int64_t s = p->stride[i], in = p->in[i];
+        int64_t pb = pads[i], pe = pads[p->nsp + i], ext, o = 0, span;
 
+        st = qcal__mul_i64(n, "dilations", p->k[i] - 1, p->dil[i], &ext, err);
+        if (st == QCAL_OK)
+            st = qcal__add_i64(n, "dilations", ext, 1, &ext, err);
+        if (st != QCAL_OK)
+            return st;
         if (strcmp(ap, "SAME_UPPER") == 0 || strcmp(ap, "SAME_LOWER") == 0) {
             int64_t total;
-            o = (p->in[i] + s - 1) / s;
-            total = (o - 1) * s + ext - p->in[i];
+            o = in / s + (in % s != 0);
+            st = qcal__mul_i64(n, "strides", o - 1, s, &total, err);
+            if (st == QCAL_OK)
+                st = qcal__add_i64(n, "auto_pad", total, ext - in, &total, err);
+            if (st != QCAL_OK)
+                return st;
             total = total > 0 ? total : 0;
             pb = ap[5] == 'U' ? total / 2 : total - total / 2;
         } else if (strcmp(ap, "VALID") == 0 || strcmp(ap, "NOTSET") == 0 || ap[0] == '\0') {
             if (ap[0] == 'V')
                 pb = pe = 0;
-            o = p->in[i] + pb + pe - ext >= 0 ? (p->in[i] + pb + pe - ext) / s + 1 : 0;
+            st = qcal__add_i64(n, "pads", in, pb, &span, err);
+            if (st == QCAL_OK)
+                st = qcal__add_i64(n, "pads", span, pe, &span, err);
+            if (st != QCAL_OK)
+                return st;
+            o = span - ext >= 0 ? (span - ext) / s + 1 : 0;
         } else {
             return qcal__node_error(err, n, QCAL_E_INVALID, "unknown auto_pad '%s'", ap);
         }

@@ -272,6 +272,31 @@ static void test_qlinearconv_group_bias(void)
     h_fini(&h);
 }
 
+/* Hostile geometry: a dilation of 2^62 with a kernel of 3 overflows int64 and is refused at
+ * infer (E_SHAPE naming the attribute), as are pads that overflow the padded extent. */
+static void test_qconv_geometry_overflow(void)
+{
+    const uint8_t x[4] = { 0 }, w[3] = { 0 };
+    const int64_t xd[3] = { 1, 1, 4 }, wd[3] = { 1, 1, 3 };
+    int64_t dil[1] = { INT64_C(1) << 62 }, pads[2] = { INT64_MAX, 1 };
+    qcal_error err;
+    hnode h;
+
+    h_init(&h, "ConvInteger", 10, 1);
+    h_in(&h, QCAL_DT_UINT8, 3, xd, x, false);
+    h_in(&h, QCAL_DT_UINT8, 3, wd, w, true);
+    h_ints(&h, "dilations", dil, 1);
+    QT_EQ_I64(h_run(&h, &err), QCAL_E_SHAPE);
+    h_fini(&h);
+
+    h_init(&h, "ConvInteger", 10, 1);
+    h_in(&h, QCAL_DT_UINT8, 3, xd, x, false);
+    h_in(&h, QCAL_DT_UINT8, 3, wd, w, true);
+    h_ints(&h, "pads", pads, 2);
+    QT_EQ_I64(h_run(&h, &err), QCAL_E_SHAPE);
+    h_fini(&h);
+}
+
 int main(void)
 {
     QT_RUN(test_qlinearmatmul_saturation_and_ties);
@@ -281,5 +306,6 @@ int main(void)
     QT_RUN(test_dynamicquantize);
     QT_RUN(test_convinteger_per_channel_padding);
     QT_RUN(test_qlinearconv_group_bias);
+    QT_RUN(test_qconv_geometry_overflow);
     return qt_report();
 }
