@@ -62,7 +62,8 @@ for h in $harnesses; do
     [ -d "tests/fuzz/regress/$h" ] && set -- "$@" "tests/fuzz/regress/$h"
     if [ "${FUZZ_SKIP_PENDING:-0}" = 1 ] && [ -d "tests/fuzz/pending/$h" ] &&
         [ -n "$(ls -A "tests/fuzz/pending/$h")" ] &&
-        ! "build-fuzz/tests/fuzz/fuzz_$h" -runs=0 "tests/fuzz/pending/$h" >"$work/pending.log" 2>&1; then
+        ! "build-fuzz/tests/fuzz/fuzz_$h" -runs=0 -artifact_prefix="$work/pending-" \
+            "tests/fuzz/pending/$h" >"$work/pending.log" 2>&1; then
         line="fuzz_$h: SKIPPED: a known bug in tests/fuzz/pending/$h still fails ($work/pending.log)"
         echo "$line" >&2
         summary="$summary$line
