@@ -4,9 +4,8 @@
  * (or one reduction pass), so the cost per index tuple is k index reads plus one contiguous copy.
  *
  * Constant indices are checked at infer time and an out-of-range one is refused naming the node.
- * Indices computed per sample cannot be refused from run() (it cannot fail): an out-of-range
- * tuple there is skipped (GatherND writes zeros, ScatterND leaves data unchanged), never read or
- * written out of bounds. TODO(#9): report it through the executor's run-time error path.
+ * An out-of-range tuple in per-sample indices fails the run through qcal__run_fail (GatherND
+ * writes zeros for it, ScatterND skips it); nothing is read or written out of bounds.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -157,9 +156,10 @@ static void gathernd_run(const qcal__node *n, void *scratch)
         for (size_t j = 0; j < p->nidx; j++) {
             const size_t t = bi * p->nidx + j;
             const int64_t off = tuple_offset(p, ix, t);
-            if (off < 0)
+            if (off < 0) {
                 memset(dst + t * bytes, 0, bytes);
-            else
+                qcal__run_fail(n, "index out of range");
+            } else
                 memcpy(dst + t * bytes, sb + (size_t)off * p->esz, bytes);
         }
     }
@@ -215,8 +215,10 @@ static void scatternd_run(const qcal__node *n, void *scratch)
     for (size_t t = 0; t < p->nidx; t++) {
         const int64_t off = tuple_offset(p, ix, t);
         unsigned char *d;
-        if (off < 0)
+        if (off < 0) {
+            qcal__run_fail(n, "index out of range");
             continue;
+        }
         d = dst + (size_t)off * p->esz;
         if (p->red == QCAL__RED_NONE)
             memcpy(d, up + t * bytes, bytes);

@@ -2,8 +2,8 @@
  * OneHot (ONNX -9/11) and ReverseSequence (-10): outputs laid out by integer data read at run
  * time. OneHot's out-of-range indices are defined by the spec (the row stays off_value);
  * ReverseSequence's sequence lengths must lie in [0, time steps]: constant ones are checked at
- * infer time, per-sample ones out of range leave their batch entry unreversed.
- * TODO(#9): report those through the executor's run-time error path.
+ * infer time, per-sample ones out of range fail the run (qcal__run_fail; the entry is copied
+ * unreversed).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -185,8 +185,10 @@ static void revseq_run(const qcal__node *n, void *scratch)
     (void)scratch;
     for (int64_t b = 0; b < B; b++) {
         int64_t len = qcal__index_at(lens, (size_t)b);
-        if (len < 0 || len > T)
-            len = 0; /* invalid: copied unreversed (see the file comment) */
+        if (len < 0 || len > T) {
+            qcal__run_fail(n, "sequence_lens value out of range");
+            len = 0;
+        }
         for (int64_t t = 0; t < T; t++) {
             const int64_t ts = t < len ? len - 1 - t : t;
             const size_t od = (size_t)(t * p->st[p->time_axis] + b * p->st[p->batch_axis]);

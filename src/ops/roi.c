@@ -8,8 +8,8 @@
  * half away from zero to pixels and every bin takes the max of its window (0 if empty).
  *
  * ROI batch indices must lie in [0, N): constant ones are checked at infer time; per-sample ones
- * out of range give an all-zero ROI output, never a read outside X.
- * TODO(#9): report those through the executor's run-time error path.
+ * out of range fail the run (qcal__run_fail) with an all-zero ROI output, never a read outside
+ * X.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -229,6 +229,7 @@ static void roialign_run(const qcal__node *n, void *scratch)
 
         if (b < 0 || b >= N) {
             memset(out, 0, (size_t)C * bins * sizeof *out);
+            qcal__run_fail(n, "ROI batch index out of range");
             continue;
         }
         if (!p->half_pixel) {
@@ -305,6 +306,8 @@ static void maxroipool_run(const qcal__node *n, void *scratch)
         const bool bad = !(roi[0] >= 0.0f && roi[0] < (float)N);
         const int64_t b = bad ? 0 : (int64_t)roi[0];
 
+        if (bad)
+            qcal__run_fail(n, "ROI batch index out of range");
         for (int64_t c = 0; c < C; c++) {
             const float *plane = src + ((size_t)b * (size_t)C + (size_t)c) * (size_t)(H * W);
             float *out = dst + ((size_t)r * (size_t)C + (size_t)c) * (size_t)(p->ph * p->pw);

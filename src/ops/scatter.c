@@ -4,8 +4,8 @@
  * attribute and the element-wise reductions.
  *
  * Constant indices are checked at infer time; an out-of-range one is refused naming the node.
- * Per-sample indices out of range are skipped at run time (data kept), never written out of
- * bounds. TODO(#9): report them through the executor's run-time error path.
+ * Per-sample indices out of range fail the run (qcal__run_fail); they are skipped, never written
+ * out of bounds.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -219,6 +219,8 @@ static void scatter_el_run(const qcal__node *n, void *scratch)
                 memcpy(d, up + j * p->esz, p->esz);
             else
                 qcal__reduce_into(d, up + j * p->esz, 1, n->in[0]->dtype, p->red);
+        } else {
+            qcal__run_fail(n, "index out of range");
         }
         /* base: the offset of idx with the axis coordinate left out. */
         for (k = p->rank - 1; k >= 0; k--) {

@@ -298,6 +298,70 @@ static void test_reverse_sequence(void)
     h_fini(&h);
 }
 
+/* Per-sample (non-constant) indices out of range cannot be refused at infer: run() fails the
+ * run through the node's run_error, writes zeros for a GatherND tuple and skips a scatter
+ * update, and touches nothing outside the tensors (ASan checks that). In-range work is done. */
+static void test_runtime_out_of_range(void)
+{
+    const int64_t dd[2] = { 3, 2 }, id[2] = { 2, 1 }, ud[2] = { 2, 2 };
+    const int64_t ix[2] = { 1, 3 };
+    const float x[6] = { 1, 2, 3, 4, 5, 6 }, up[4] = { 7, 8, 9, 10 };
+    const float want_g[4] = { 3, 4, 0, 0 }, want_s[6] = { 1, 2, 7, 8, 5, 6 };
+    const int64_t ed[2] = { 1, 2 }, eix[2] = { 0, 2 }, eok[2] = { 1, -2 };
+    const float want_e[6] = { 7, 2, 3, 4, 5, 6 };
+    const int64_t ld[1] = { 2 }, lens[2] = { 3, 4 }, xd[2] = { 3, 2 };
+    qcal_error err = { 0 };
+    hnode h;
+
+    h_init(&h, "GatherND", 13, 1);
+    h_in(&h, QCAL_DT_FLOAT, 2, dd, x, false);
+    h_in(&h, QCAL_DT_INT64, 2, id, ix, false);
+    QT_OK(h_run(&h, &err));
+    QT_EQ_MEM(h.out[0]->data, want_g, sizeof want_g);
+    QT_EQ_STR(h.n.run_error, "index out of range");
+    h_fini(&h);
+
+    h_init(&h, "ScatterND", 18, 1);
+    h_in(&h, QCAL_DT_FLOAT, 2, dd, x, false);
+    h_in(&h, QCAL_DT_INT64, 2, id, ix, false);
+    h_in(&h, QCAL_DT_FLOAT, 2, ud, up, false);
+    QT_OK(h_run(&h, &err));
+    QT_EQ_MEM(h.out[0]->data, want_s, sizeof want_s);
+    QT_EQ_STR(h.n.run_error, "index out of range");
+    h_fini(&h);
+
+    /* ScatterElements axis 1 on 3x2: index 2 is outside [-2, 2). */
+    h_init(&h, "ScatterElements", 18, 1);
+    h_in(&h, QCAL_DT_FLOAT, 2, dd, x, false);
+    h_in(&h, QCAL_DT_INT64, 2, ed, eix, false);
+    h_in(&h, QCAL_DT_FLOAT, 2, ed, up, false);
+    h_int(&h, "axis", 1);
+    QT_OK(h_run(&h, &err));
+    QT_EQ_MEM(h.out[0]->data, want_e, sizeof want_e);
+    QT_EQ_STR(h.n.run_error, "index out of range");
+    h_fini(&h);
+
+    /* In range: no error. */
+    h_init(&h, "ScatterElements", 18, 1);
+    h_in(&h, QCAL_DT_FLOAT, 2, dd, x, false);
+    h_in(&h, QCAL_DT_INT64, 2, ed, eok, false);
+    h_in(&h, QCAL_DT_FLOAT, 2, ed, up, false);
+    h_int(&h, "axis", 1);
+    QT_OK(h_run(&h, &err));
+    QT_TRUE(h.n.run_error == NULL);
+    h_fini(&h);
+
+    /* ReverseSequence with 3 time steps: a length of 4 fails the run. */
+    h_init(&h, "ReverseSequence", 10, 1);
+    h_in(&h, QCAL_DT_FLOAT, 2, xd, x, false);
+    h_in(&h, QCAL_DT_INT64, 1, ld, lens, false);
+    h_int(&h, "time_axis", 0);
+    h_int(&h, "batch_axis", 1);
+    QT_OK(h_run(&h, &err));
+    QT_EQ_STR(h.n.run_error, "sequence_lens value out of range");
+    h_fini(&h);
+}
+
 int main(void)
 {
     QT_RUN(test_gathernd_negative);
@@ -308,5 +372,6 @@ int main(void)
     QT_RUN(test_scatter_elements_int);
     QT_RUN(test_onehot_ranges);
     QT_RUN(test_reverse_sequence);
+    QT_RUN(test_runtime_out_of_range);
     return qt_report();
 }

@@ -190,7 +190,8 @@ static void test_roialign_modes(void)
     QT_NEAR(roialign1(16, roi, "output_half_pixel", "max"), 0.75, 1e-6);
 }
 
-/* A constant batch index outside [0, N) is refused naming the node. */
+/* A constant batch index outside [0, N) is refused naming the node; a per-sample one fails
+ * the run (run_error) with zeros for that ROI. */
 static void test_roi_batch_refused(void)
 {
     const int64_t xd[4] = { 1, 1, 4, 4 }, rd[2] = { 1, 4 }, bd[1] = { 1 }, rd5[2] = { 1, 5 };
@@ -214,6 +215,23 @@ static void test_roi_batch_refused(void)
     h_ints(&h, "pooled_shape", pooled, 2);
     QT_EQ_I64(h_run(&h, &err), QCAL_E_INVALID);
     QT_TRUE(strstr(err.msg, "node 'test' (MaxRoiPool)") != NULL);
+    h_fini(&h);
+
+    h_init(&h, "RoiAlign", 16, 1);
+    h_in(&h, QCAL_DT_FLOAT, 4, xd, x, false);
+    h_in(&h, QCAL_DT_FLOAT, 2, rd, roi, false);
+    h_in(&h, QCAL_DT_INT64, 1, bd, bi, false);
+    QT_OK(h_run(&h, &err));
+    QT_EQ_STR(h.n.run_error, "ROI batch index out of range");
+    QT_NEAR(((const float *)h.out[0]->data)[0], 0.0, 0);
+    h_fini(&h);
+
+    h_init(&h, "MaxRoiPool", 1, 1);
+    h_in(&h, QCAL_DT_FLOAT, 4, xd, x, false);
+    h_in(&h, QCAL_DT_FLOAT, 2, rd5, roi5, false);
+    h_ints(&h, "pooled_shape", pooled, 2);
+    QT_OK(h_run(&h, &err));
+    QT_EQ_STR(h.n.run_error, "ROI batch index out of range");
     h_fini(&h);
 }
 
