@@ -13,6 +13,7 @@
 #include "onnx.pb-c.h"
 #include "onnx/inline.h"
 #include "onnx/onnx.h"
+#include "onnx/subgraph.h"
 #include "ops/ops.h"
 
 #define MAX_IR_VERSION 10
@@ -451,6 +452,41 @@ static qcal_status set_declared_input(qcal__tensor *t, const Onnx__ValueInfoProt
     return QCAL_OK;
 }
 
+/* ---- subgraphs: the hooks src/onnx/subgraph.c builds GRAPH attributes with ---- */
+
+/* Dependency k of node nd: its inputs, then the enclosing-scope tensors its subgraphs read. */
+#define SUBGRAPH_DEP(nd, k) ((k) < (nd)->n_in ? (nd)->in[k] : (nd)->implicit[(k) - (nd)->n_in])
+/* t is computed by a node of g itself (not an enclosing graph's, whose indices differ). */
+#define LOCAL_DEP(g, t) ((t) && (t)->producer >= 0 && (t)->scope == ((g)->parent ? (g) : NULL))
+
+static qcal_status topo_order(qcal__graph *g, qcal_error *err);
+
+static qcal__tensor *root_lookup(const void *ctx, const char *name)
+{
+    return map_get(ctx, name);
+}
+
+static void root_unsupported(void *ctx, const char *what)
+{
+    unsupported_add(ctx, what);
+}
+
+/* Builds the subgraphs of every node of g (names of g in map). */
+static qcal_status build_subgraphs(qcal__graph *g, const Onnx__ModelProto *mp, const name_map *map,
+                                   const qcal__xnode *xn, unsupported_list *uns, qcal_error *err)
+{
+    qcal__subctx cx = { mp, g, tensor_from_proto, convert_attr, set_declared_input, topo_order,
+                        root_unsupported, uns };
+    qcal__scope scope = { NULL, root_lookup, map };
+
+    for (int i = 0; i < g->n_nodes; i++) {
+        qcal_status st = qcal__onnx_node_subgraphs(&cx, g, &g->nodes[i], xn[i].attr, &scope, err);
+        if (st != QCAL_OK)
+            return st;
+    }
+    return QCAL_OK;
+}
+
 /*
  * Kahn's algorithm over node dependencies. ONNX requires files to be topologically sorted;
  * we accept any order and fail only on cycles or undefined inputs.
@@ -469,8 +505,8 @@ static qcal_status topo_order(qcal__graph *g, qcal_error *err)
         goto out;
     }
     for (int i = 0; i < n; i++)
-        for (int k = 0; k < g->nodes[i].n_in; k++)
-            if (g->nodes[i].in[k] && g->nodes[i].in[k]->producer >= 0)
+        for (int k = 0; k < g->nodes[i].n_in + g->nodes[i].n_implicit; k++)
+            if (LOCAL_DEP(g, SUBGRAPH_DEP(&g->nodes[i], k)))
                 indeg[i]++;
     for (int i = 0; i < n; i++)
         if (indeg[i] == 0)
@@ -480,9 +516,9 @@ static qcal_status topo_order(qcal__graph *g, qcal_error *err)
         for (int j = 0; j < n; j++) {
             if (indeg[j] == 0)
                 continue;
-            for (int k = 0; k < g->nodes[j].n_in; k++) {
-                const qcal__tensor *t = g->nodes[j].in[k];
-                if (t && t->producer == i && --indeg[j] == 0)
+            for (int k = 0; k < g->nodes[j].n_in + g->nodes[j].n_implicit; k++) {
+                const qcal__tensor *t = SUBGRAPH_DEP(&g->nodes[j], k);
+                if (LOCAL_DEP(g, t) && t->producer == i && --indeg[j] == 0)
                     order[tail++] = j;
             }
         }
@@ -722,6 +758,9 @@ static qcal_status build_graph(qcal__graph *g, const Onnx__ModelProto *mp, qcal_
             unsupported_add(&uns, what);
         }
     }
+    st = build_subgraphs(g, mp, &map, xn, &uns, err);
+    if (st != QCAL_OK)
+        goto out;
     if (uns.count) {
         st = qcal_error_set(err, QCAL_E_UNSUPPORTED, "%s: unsupported: %s", g->path, uns.text);
         goto out;

@@ -27,6 +27,7 @@ static const qcal__op *const FAMILIES[] = {
     qcal__ops_dynamic,
     qcal__ops_deform,
     qcal__ops_rnn,
+    qcal__ops_control,
 };
 
 const qcal__op *qcal__op_find(const char *op_type, int opset)
