@@ -231,6 +231,15 @@ static qcal_status list_activations(qcal_calib *c, size_t bins, qcal_error *err)
             }
         }
     }
+    /* The formal inputs of subgraphs (a Loop body's iteration values, a Scan body's slices):
+     * fed by their owner node, not produced by one. */
+    for (size_t t = 0; t < nt; t++) {
+        if (is_activation(m, t) && c->slot_of[t] < 0 &&
+            qcal_model_tensor_kind(m, t) == QCAL_TENSOR_ACTIVATION) {
+            c->slot_of[t] = (long)c->n_act;
+            c->act_tensor[c->n_act++] = t;
+        }
+    }
     return qcal_collector_create(c->n_act, bins, &c->coll, err);
 }
 
@@ -303,7 +312,7 @@ static void observe(void *ctx, size_t tensor, const qcal_tensor_view *v)
 
     if (c->tap)
         c->tap(c->tap_ctx, c->cur_sample, tensor, v);
-    if (slot < 0 || c->obs_st != QCAL_OK)
+    if (slot < 0 || c->obs_st != QCAL_OK || v->dtype != QCAL_DT_FLOAT)
         return;
     c->obs_st = qcal_collector_observe(c->coll, (size_t)slot, v->data, v->nelem, &c->obs_err);
 }
@@ -550,7 +559,9 @@ qcal_status qcal_calib_fill_stats(const qcal_calib *c, qcal_stats *s, qcal_error
         r->kind = dupstr(kind == QCAL_TENSOR_INPUT ? "input"
                          : kind == QCAL_TENSOR_OUTPUT ? "output" : "activation");
         r->dtype = dupstr(qcal_dtype_name(v.dtype));
-        r->shape = shape_string(&v);
+        /* A shape known only per sample (data-dependent, or in a subgraph) is "?": the same
+         * whatever the samples, their order or the ranks, so files still merge exactly. */
+        r->shape = qcal_model_tensor_dynamic(m, t) ? dupstr("?") : shape_string(&v);
         r->producer = dupstr(qcal_model_tensor_producer(m, t));
         r->op = dupstr(qcal_model_tensor_op(m, t));
         st = qcal_hist_init(&r->hist, qcal_collector_bins(c->coll), err);
