@@ -325,6 +325,33 @@ static void matmul_run(const qcal__node *n, void *scratch)
     }
 }
 
+void qcal__gemm_batch(qcal_dtype dt, size_t batch, int64_t m, int64_t n, int64_t k, bool ta,
+                      bool tb, const void *a, const void *b, void *c)
+{
+    const size_t esz = qcal_dtype_size(dt), sa = (size_t)(m * k), sb = (size_t)(k * n);
+    const size_t sc = (size_t)(m * n);
+    const enum CBLAS_TRANSPOSE opa = ta ? CblasTrans : CblasNoTrans;
+    const enum CBLAS_TRANSPOSE opb = tb ? CblasTrans : CblasNoTrans;
+    const blasint lda = ld(ta ? m : k), ldb = ld(tb ? k : n);
+
+    if (sc == 0)
+        return;
+    if (k == 0) {
+        memset(c, 0, batch * sc * esz);
+        return;
+    }
+    for (size_t i = 0; i < batch; i++) {
+        const void *ab = (const char *)a + i * sa * esz, *bb = (const char *)b + i * sb * esz;
+        void *cb = (char *)c + i * sc * esz;
+        if (dt == QCAL_DT_FLOAT)
+            cblas_sgemm(CblasRowMajor, opa, opb, (blasint)m, (blasint)n, (blasint)k, 1.0f, ab,
+                        lda, bb, ldb, 0.0f, cb, ld(n));
+        else
+            cblas_dgemm(CblasRowMajor, opa, opb, (blasint)m, (blasint)n, (blasint)k, 1.0, ab,
+                        lda, bb, ldb, 0.0, cb, ld(n));
+    }
+}
+
 const qcal__op qcal__ops_gemm[] = {
     { "Gemm", 1, 6, gemm1_infer, gemm_run, 0 },
     { "Gemm", 7, QCAL__OPSET_LAST, gemm7_infer, gemm_run, 0 },

@@ -105,6 +105,7 @@ extern const qcal__xop qcal__xops_control[], qcal__xops_dynamic[]; /* their exec
 extern const qcal__op qcal__ops_lppool[];  /* lppool.c: LpPool, GlobalLpPool */
 extern const qcal__op qcal__ops_deform[];    /* deform.c: DeformConv */
 extern const qcal__op qcal__ops_rnn[];      /* rnn.c: RNN, GRU, LSTM */
+extern const qcal__op qcal__ops_einsum[];  /* einsum.c: Einsum */
 
 /* Finds the kernel for (op_type, opset) in the default domain; NULL if none. */
 const qcal__op *qcal__op_find(const char *op_type, int opset);
@@ -190,6 +191,12 @@ qcal_status qcal__dims_product(const qcal__node *n, const char *what, int rank,
 /* norm.c: two-pass mean and population variance of v[0..len) in double, in index order
  * (0 and 0 when len is 0). Used by the normalisation kernels of several families. */
 void qcal__mean_var_f32(const float *v, size_t len, double *mean, double *var);
+
+/* gemm.c: batch row-major products C[i] = op(A[i]) * op(B[i]) (op: transpose when ta/tb) of
+ * contiguous float32 or float64 matrices, C[i] m x n, through single-threaded BLAS; A[i] has
+ * m * k elements, B[i] k * n, C[i] m * n. k == 0 gives zeros. Does not allocate. */
+void qcal__gemm_batch(qcal_dtype dt, size_t batch, int64_t m, int64_t n, int64_t k, bool ta,
+                      bool tb, const void *a, const void *b, void *c);
 
 /* Row-major strides (in elements) of a shape. */
 void qcal__strides(int rank, const int64_t *dims, int64_t *strides);

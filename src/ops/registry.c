@@ -21,6 +21,7 @@ static const qcal__op *const FAMILIES[] = {
     qcal__ops_math2,
     qcal__ops_groupnorm,
     qcal__ops_lppool,
+    qcal__ops_einsum,
     qcal__ops_spectral, qcal__ops_window,
     qcal__ops_roi,
     qcal__ops_col2im,
