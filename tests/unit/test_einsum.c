@@ -164,7 +164,7 @@ static void test_broadcast_batch(void)
     QT_EQ_I64(t.out[0].dims[0], 3);
     naive(&c2, xs, want, bound, 12);
     for (int o = 0; o < 12; o++)
-        QT_NEAR(((float *)t.out[0].data)[o], want[o], 1e-5 * bound[o] + 1e-30);
+        QT_NEAR((double)((float *)t.out[0].data)[o], want[o], 1e-5 * bound[o] + 1e-30);
     opn_done(&t);
 }
 

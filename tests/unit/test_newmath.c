@@ -60,7 +60,7 @@ static void test_gelu_bad_approx(void)
 static void test_isinf_isnan(void)
 {
     const float x[4] = { -INFINITY, INFINITY, NAN, 1.0f };
-    const double xd[3] = { NAN, -INFINITY, 0.0 };
+    const double xd[3] = { (double)NAN, -(double)INFINITY, 0.0 };
     const uint8_t want_inf[4] = { 0, 1, 0, 0 }, want_nan[3] = { 1, 0, 0 };
     opnode t = { 0 }, u = { 0 };
 
@@ -258,7 +258,8 @@ static void test_groupnorm_versions(void)
     opn_int(&t, "num_groups", 2);
     QT_OK(opn_run(&t, "GroupNormalization", 21));
     for (int i = 0; i < 12; i++)
-        QT_NEAR(((float *)t.out[0].data)[i], want21[i], 2e-6 * fabs(want21[i]) + 1e-7);
+        QT_NEAR((double)((float *)t.out[0].data)[i], (double)want21[i],
+                2e-6 * fabs((double)want21[i]) + 1e-7);
     opn_done(&t);
     opn_in(&u, 0, QCAL_DT_FLOAT, 3, (int64_t[]){ 1, 4, 3 }, x);
     opn_in(&u, 1, QCAL_DT_FLOAT, 1, (int64_t[]){ 2 }, s18);
@@ -266,7 +267,8 @@ static void test_groupnorm_versions(void)
     opn_int(&u, "num_groups", 2);
     QT_OK(opn_run(&u, "GroupNormalization", 18));
     for (int i = 0; i < 12; i++)
-        QT_NEAR(((float *)u.out[0].data)[i], want18[i], 2e-6 * fabs(want18[i]) + 1e-7);
+        QT_NEAR((double)((float *)u.out[0].data)[i], (double)want18[i],
+                2e-6 * fabs((double)want18[i]) + 1e-7);
     opn_done(&u);
     /* Per-group scale at opset 21 is a shape error naming the version's rule. */
     opn_in(&w, 0, QCAL_DT_FLOAT, 3, (int64_t[]){ 1, 4, 3 }, x);
@@ -319,7 +321,7 @@ static void test_lppool_p3(void)
     QT_OK(opn_run(&t, "LpPool", 18));
     QT_EQ_I64(t.out[0].dims[3], 4);
     for (int i = 0; i < 4; i++)
-        QT_NEAR(((float *)t.out[0].data)[i], want[i], 1e-6);
+        QT_NEAR((double)((float *)t.out[0].data)[i], want[i], 1e-6);
     opn_done(&t);
     opn_in(&u, 0, QCAL_DT_FLOAT, 4, (int64_t[]){ 1, 1, 1, 3 }, x);
     opn_int(&u, "p", 1);
