@@ -11,7 +11,8 @@
  * N (B and output) or K (both inputs, summed). They run as batched GEMMs through gemm.c
  * (qcal__gemm_batch). An operand already laid out as [batch, M, K] or [batch, K, M] (B: [batch,
  * K, N] or [batch, N, K]) is used in place with the matching transpose; otherwise it is first
- * copied into scratch in [batch, M, K] order, and the product is written straight into Y when Y
+ * copied into scratch in one of those orders (the one keeping its innermost axis innermost, so
+ * the copy reads contiguously), and the product is written straight into Y when Y
  * is [batch, M, N], else into scratch and then permuted into Y. Everything else (one operand,
  * traces and diagonals, three or more operands, broadcasting) runs a reference loop: for each
  * output element in order, the sum over the contracted labels in row-major order of the product
@@ -276,7 +277,7 @@ static bool axes_are(const ein_eq *e, int i, const int *g1, int n1, const int *g
 /*
  * Operand i of a product with row groups g1 (batch), g2, g3 (the matrix's rows then columns):
  * used in place when its axes are g1 g2 g3 (*trans false) or g1 g3 g2 (*trans true); otherwise
- * returns true with cp the copy into a dense [g1, g2, g3] buffer.
+ * returns true with cp the copy into a dense [g1, g2, g3] buffer, or [g1, g3, g2] with *trans.
  */
 static bool plan_operand(const ein_eq *e, int i, const int *g1, int n1, const int *g2, int n2,
                          const int *g3, int n3, const int64_t *dim, const int64_t *src,
@@ -292,9 +293,16 @@ static bool plan_operand(const ein_eq *e, int i, const int *g1, int n1, const in
         *trans = true;
         return false;
     }
+    /* Packed so that the operand's innermost axis stays innermost (contiguous reads): as
+     * [g1, g3, g2], transposed, when that axis is in g2. */
+    for (int j = 0; j < n2 && e->rank[i] > 0; j++)
+        if (g2[j] == e->lab[i][e->rank[i] - 1])
+            *trans = true;
     memcpy(order + c, g1, (size_t)n1 * sizeof *order), c += n1;
-    memcpy(order + c, g2, (size_t)n2 * sizeof *order), c += n2;
-    memcpy(order + c, g3, (size_t)n3 * sizeof *order), c += n3;
+    memcpy(order + c, *trans ? g3 : g2, (size_t)(*trans ? n3 : n2) * sizeof *order);
+    c += *trans ? n3 : n2;
+    memcpy(order + c, *trans ? g2 : g3, (size_t)(*trans ? n2 : n3) * sizeof *order);
+    c += *trans ? n2 : n3;
     dense_strides(c, order, dim, dense);
     copy_plan(cp, c, order, dim, src, dense);
     return true;
@@ -454,17 +462,35 @@ static qcal_status einsum_infer(qcal__node *n, qcal_error *err)
     return st;
 }
 
-/* dst[c->dst . idx] = src[c->src . idx] over c's dims, esz-byte elements. */
+/*
+ * dst[c->dst . idx] = src[c->src . idx] over c's dims, for float32 (esz 4) or float64 elements:
+ * an odometer over the outer dims, a strided loop over the innermost one.
+ */
 static void strided_copy(const ein_copy *c, char *dst, const char *src, size_t esz)
 {
+    const int r = c->rank;
+    const int64_t len = r ? c->dims[r - 1] : 1, ss = r ? c->src[r - 1] : 0;
+    const int64_t ds = r ? c->dst[r - 1] : 0;
     int64_t idx[EIN_MAXL] = { 0 }, so = 0, d = 0;
-    size_t total = 1;
+    size_t rows = 1;
 
-    for (int j = 0; j < c->rank; j++)
-        total *= (size_t)c->dims[j];
-    for (size_t t = 0; t < total; t++) {
-        memcpy(dst + (size_t)d * esz, src + (size_t)so * esz, esz);
-        for (int j = c->rank - 1; j >= 0; j--) {
+    for (int j = 0; j < r - 1; j++)
+        rows *= (size_t)c->dims[j];
+    if (len == 0)
+        return;
+    for (size_t t = 0; t < rows; t++) {
+        if (esz == 4) {
+            const float *s = (const float *)src + so;
+            float *o = (float *)dst + d;
+            for (int64_t i = 0; i < len; i++)
+                o[i * ds] = s[i * ss];
+        } else {
+            const double *s = (const double *)src + so;
+            double *o = (double *)dst + d;
+            for (int64_t i = 0; i < len; i++)
+                o[i * ds] = s[i * ss];
+        }
+        for (int j = r - 2; j >= 0; j--) {
             so += c->src[j];
             d += c->dst[j];
             if (++idx[j] < c->dims[j])
