@@ -477,28 +477,98 @@ static bool parse_collection(int fd, uint64_t fsize, uint64_t addr, size_t ssize
     return true;
 }
 
-static qcal_status check_vlen_refs(const qcal__h5 *h, hid_t dset, const char *obj, size_t n)
+/* What the reference checks need to know about the open file. */
+typedef struct raw_file {
+    int fd;
+    uint64_t size, base;  /* file size; base address (the user block) */
+    size_t asize, ssize;  /* sizes of addresses and lengths in the file */
+} raw_file;
+
+/* Opens h->path for raw reads, with the geometry of the HDF5 file that loc belongs to. */
+static qcal_status raw_open(const qcal__h5 *h, hid_t loc, const char *obj, raw_file *rf)
 {
     hid_t fid = -1, fcpl = -1;
-    size_t asize = 0, ssize = 0, esize;
     hsize_t ub = 0;
-    haddr_t off;
-    unsigned char *raw = NULL;
-    uint64_t *sizes = NULL, cached = UINT64_MAX, fsize;
     struct stat sb;
     qcal_status st = QCAL_OK;
-    int fd = -1;
 
-    QCAL__H5_CHECK(h, fid = H5Iget_file_id(dset), "read the file of %s", obj);
+    rf->fd = -1;
+    QCAL__H5_CHECK(h, fid = H5Iget_file_id(loc), "read the file of %s", obj);
     QCAL__H5_CHECK(h, fcpl = H5Fget_create_plist(fid), "read the properties of %s", obj);
-    QCAL__H5_CHECK(h, H5Pget_sizes(fcpl, &asize, &ssize), "read the properties of %s", obj);
+    QCAL__H5_CHECK(h, H5Pget_sizes(fcpl, &rf->asize, &rf->ssize), "read the properties of %s",
+                   obj);
     QCAL__H5_CHECK(h, H5Pget_userblock(fcpl, &ub), "read the properties of %s", obj);
-    if (asize < 1 || asize > 8 || ssize < 1 || ssize > 8) {
+    rf->base = (uint64_t)ub;
+    if (rf->asize < 1 || rf->asize > 8 || rf->ssize < 1 || rf->ssize > 8) {
         st = qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: unexpected address sizes (%zu, %zu)",
-                            h->path, asize, ssize);
+                            h->path, rf->asize, rf->ssize);
         goto out;
     }
-    esize = 4 + asize + 4;
+    rf->fd = open(h->path, O_RDONLY | O_CLOEXEC);
+    if (rf->fd < 0 || fstat(rf->fd, &sb) != 0) {
+        st = qcal_error_set(h->err, QCAL_E_IO, "%s: %s", h->path, strerror(errno));
+        goto out;
+    }
+    rf->size = (uint64_t)sb.st_size;
+out:
+    if (st != QCAL_OK && rf->fd >= 0) {
+        close(rf->fd);
+        rf->fd = -1;
+    }
+    if (fcpl >= 0)
+        H5Pclose(fcpl);
+    if (fid >= 0)
+        H5Fclose(fid);
+    return st;
+}
+
+/* Checks the n raw references at raw (each 4 + asize + 4 bytes) against the heap. */
+static qcal_status check_refs(const qcal__h5 *h, const raw_file *rf, const unsigned char *raw,
+                              size_t n, const char *obj)
+{
+    size_t esize = 4 + rf->asize + 4;
+    uint64_t *sizes = n ? malloc(65536 * sizeof *sizes) : NULL, cached = UINT64_MAX;
+    qcal_status st = QCAL_OK;
+
+    if (n && !sizes)
+        return qcal_error_set(h->err, QCAL_E_NOMEM, "%s: out of memory reading %s", h->path,
+                              obj);
+    for (size_t i = 0; i < n && st == QCAL_OK; i++) {
+        const unsigned char *e = raw + i * esize;
+        uint64_t len = le(e, 4), addr = le(e + 4, rf->asize), idx = le(e + 4 + rf->asize, 4);
+        if (len == 0)
+            continue; /* read as "" without touching the heap */
+        if (addr > UINT64_MAX - rf->base || idx == 0 || idx > 65535) {
+            st = QCAL_E_CORRUPT;
+        } else if (addr + rf->base != cached) {
+            cached = addr + rf->base;
+            if (!parse_collection(rf->fd, rf->size, cached, rf->ssize, sizes)) {
+                cached = UINT64_MAX;
+                st = QCAL_E_CORRUPT;
+            }
+        }
+        if (st == QCAL_OK && sizes[idx] != len)
+            st = QCAL_E_CORRUPT;
+        if (st != QCAL_OK)
+            st = qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: %s: row %zu references a string "
+                                "that is not in the file (damaged heap reference)", h->path, obj,
+                                i);
+    }
+    free(sizes);
+    return st;
+}
+
+static qcal_status check_vlen_refs(const qcal__h5 *h, hid_t dset, const char *obj, size_t n)
+{
+    raw_file rf;
+    size_t esize;
+    haddr_t off;
+    unsigned char *raw = NULL;
+    qcal_status st = raw_open(h, dset, obj, &rf);
+
+    if (st != QCAL_OK)
+        return st;
+    esize = 4 + rf.asize + 4;
     off = H5Dget_offset(dset);
     H5Eclear2(H5E_DEFAULT);
     if (off == HADDR_UNDEF || H5Dget_storage_size(dset) != (hsize_t)n * esize) {
@@ -506,56 +576,115 @@ static qcal_status check_vlen_refs(const qcal__h5 *h, hid_t dset, const char *ob
                             "contiguous block of %zu references", h->path, obj, n);
         goto out;
     }
-    fd = open(h->path, O_RDONLY | O_CLOEXEC);
-    raw = malloc(n * esize);
-    sizes = malloc(65536 * sizeof *sizes);
-    if (fd < 0 || fstat(fd, &sb) != 0) {
-        st = qcal_error_set(h->err, QCAL_E_IO, "%s: %s", h->path, strerror(errno));
-        goto out;
-    }
-    if (!raw || !sizes) {
+    if (!(raw = malloc(n * esize))) {
         st = qcal_error_set(h->err, QCAL_E_NOMEM, "%s: out of memory reading %s", h->path, obj);
         goto out;
     }
-    fsize = (uint64_t)sb.st_size;
-    if ((uint64_t)off > fsize || fsize - (uint64_t)off < n * esize ||
-        !read_at(fd, raw, n * esize, (uint64_t)off)) {
+    if ((uint64_t)off > rf.size || rf.size - (uint64_t)off < n * esize ||
+        !read_at(rf.fd, raw, n * esize, (uint64_t)off)) {
         st = qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: %s: the string references lie outside "
                             "the file", h->path, obj);
         goto out;
     }
-    for (size_t i = 0; i < n; i++) {
-        const unsigned char *e = raw + i * esize;
-        uint64_t len = le(e, 4), addr = le(e + 4, asize), idx = le(e + 4 + asize, 4);
-        if (len == 0)
-            continue; /* read as "" without touching the heap */
-        if (addr > UINT64_MAX - ub || idx == 0 || idx > 65535) {
-            st = QCAL_E_CORRUPT;
-        } else if (addr + ub != cached) {
-            cached = addr + ub;
-            if (!parse_collection(fd, fsize, cached, ssize, sizes)) {
-                cached = UINT64_MAX;
-                st = QCAL_E_CORRUPT;
-            }
-        }
-        if (st == QCAL_OK && sizes[idx] != len)
-            st = QCAL_E_CORRUPT;
-        if (st != QCAL_OK) {
-            st = qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: %s: row %zu references a string "
-                                "that is not in the file (damaged heap reference)", h->path, obj,
-                                i);
-            goto out;
-        }
-    }
+    st = check_refs(h, &rf, raw, n, obj);
 out:
-    if (fd >= 0)
-        close(fd);
+    close(rf.fd);
     free(raw);
-    free(sizes);
-    if (fcpl >= 0)
-        H5Pclose(fcpl);
-    if (fid >= 0)
-        H5Fclose(fid);
+    return st;
+}
+
+/*
+ * The same for the n-element variable-length string attribute `name` of object loc, whose raw
+ * references live in loc's object header: the version 1 header (all qcal and h5py files; the
+ * prefix is version 1, reserved, message count u16, reference count u32, chunk size u32, padded
+ * to 16) is walked chunk by chunk (messages: type u16, size u16, flags u8, 3 reserved, data;
+ * type 0x10 continues at (address, length), type 0x0C is an attribute: version, reserved, name
+ * size u16, datatype size u16, dataspace size u16, [encoding u8 in version 3], then the name,
+ * datatype and dataspace, each padded to 8 bytes in version 1, then the data).
+ */
+static qcal_status check_attr_vlen_refs(const qcal__h5 *h, hid_t loc, const char *name,
+                                        const char *obj, size_t n)
+{
+    enum { MAX_CHUNKS = 64, MAX_CHUNK = 1 << 20 };
+    raw_file rf;
+    H5O_info_t oi;
+    uint64_t chunk_at[MAX_CHUNKS], chunk_len[MAX_CHUNKS];
+    size_t n_chunks = 0, nlen = strlen(name) + 1, esize;
+    unsigned char pre[16], *c = NULL;
+    bool found = false, damaged = false;
+    char what[OBJ_MAX + 16];
+    qcal_status st;
+
+    snprintf(what, sizeof what, "attribute %s", obj);
+
+    if (H5Oget_info2(loc, &oi, H5O_INFO_BASIC) < 0)
+        return qcal__h5_fail(h, "read the object header of %s", obj);
+    st = raw_open(h, loc, obj, &rf);
+    if (st != QCAL_OK)
+        return st;
+    esize = 4 + rf.asize + 4;
+    if ((uint64_t)oi.addr > UINT64_MAX - rf.base - 16 || oi.addr + rf.base + 16 > rf.size ||
+        !read_at(rf.fd, pre, 16, oi.addr + rf.base) || pre[0] != 1) {
+        st = qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: %s: the object header is damaged or "
+                            "not of version 1", h->path, obj);
+        goto out;
+    }
+    chunk_at[0] = oi.addr + rf.base + 16;
+    chunk_len[0] = le(pre + 8, 4);
+    n_chunks = 1;
+    for (size_t k = 0; k < n_chunks && !found && !damaged; k++) {
+        uint64_t len = chunk_len[k];
+        if (len > MAX_CHUNK || chunk_at[k] > rf.size || rf.size - chunk_at[k] < len ||
+            !(c = malloc(len ? len : 1)) || !read_at(rf.fd, c, len, chunk_at[k])) {
+            damaged = true;
+            break;
+        }
+        for (uint64_t pos = 0; pos + 8 <= len && !found && !damaged;) {
+            unsigned type = (unsigned)le(c + pos, 2);
+            uint64_t msize = le(c + pos + 2, 2);
+            const unsigned char *m = c + pos + 8;
+            if (msize > len - pos - 8) {
+                damaged = true;
+                break;
+            }
+            if (type == 0x10) {
+                if (msize < rf.asize + rf.ssize || n_chunks == MAX_CHUNKS ||
+                    le(m, rf.asize) > UINT64_MAX - rf.base) {
+                    damaged = true;
+                    break;
+                }
+                chunk_at[n_chunks] = le(m, rf.asize) + rf.base;
+                chunk_len[n_chunks++] = le(m + rf.asize, rf.ssize);
+            } else if (type == 0x0C && msize >= 8 && (m[0] >= 1 && m[0] <= 3) &&
+                       le(m + 2, 2) == nlen) {
+                int v = m[0];
+                uint64_t dts = le(m + 4, 2), dss = le(m + 6, 2), off = v == 3 ? 9 : 8;
+                uint64_t pn = v == 1 ? (nlen + 7) / 8 * 8 : nlen;
+                uint64_t pt = v == 1 ? (dts + 7) / 8 * 8 : dts;
+                uint64_t ps = v == 1 ? (dss + 7) / 8 * 8 : dss;
+                if (off + pn <= msize && memcmp(m + off, name, nlen) == 0) {
+                    uint64_t data = off + pn + pt + ps;
+                    found = true;
+                    /* A variable-length string type: class 9 (vlen), type 1 (string). */
+                    if (dts < 2 || off + pn + dts > msize || (m[off + pn] & 0x0F) != 9 ||
+                        (m[off + pn + 1] & 0x0F) != 1 || data > msize ||
+                        (msize - data) < (uint64_t)n * esize)
+                        damaged = true;
+                    else
+                        st = check_refs(h, &rf, m + data, n, what);
+                }
+            }
+            pos += 8 + msize;
+        }
+        free(c);
+        c = NULL;
+    }
+    if (damaged || !found)
+        st = qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: attribute %s: its object header is "
+                            "damaged (the string references cannot be checked)", h->path, obj);
+out:
+    free(c);
+    close(rf.fd);
     return st;
 }
 
@@ -713,7 +842,11 @@ qcal_status qcal__h5_attr_read_strings(const qcal__h5 *h, hid_t loc, const char 
             goto out;
         }
     }
-    st = read_strs(h, attr, 1, ftype, space, obj, len, v);
+    /* A damaged heap reference must not reach HDF5's heap reader (see check_vlen_refs). */
+    if (len > 0 && H5Tget_class(ftype) == H5T_STRING && H5Tis_variable_str(ftype) > 0)
+        st = check_attr_vlen_refs(h, loc, name, obj, len);
+    if (st == QCAL_OK)
+        st = read_strs(h, attr, 1, ftype, space, obj, len, v);
     if (st == QCAL_OK) {
         *out = v;
         *n = len;

@@ -5,7 +5,8 @@
 # not adding up, duplicate sample paths or tensor names, an empty name, a bad kind, weight
 # channel counts that do not add up, numbers stored as floats or strings), and a variable-length string column is damaged byte-wise
 # (the heap reference of one row: its object index, its collection address, its length), which
-# crashed HDF5's global heap reader (H5HG_read). Each file must make inspect fail with exit 4
+# crashed HDF5's global heap reader (H5HG_read); so are the references of string attributes
+# (qcal_version, model_path, graph_outputs, an encoding set's method). Each file must make inspect fail with exit 4
 # and exactly one "qcal: error:" line naming the dataset; encode, merge and plot are run on a
 # few of them, and on every heap case, with the same expectation (no signal, no output file).
 set -u
@@ -118,6 +119,33 @@ open(path, "wb").write(bytes(b))
 PY
         each_reader "heap $col $edit" "/$col: row 1 references a string that is not in the file" \
             "$W/h$n.h5"
+    done
+done
+# The same for variable-length string attributes (their references live in the object header):
+# the first attribute message of each name in the file is damaged.
+for name in qcal_version model_path graph_outputs method; do
+    for edit in "12:ff7f0000" "0:ffffff00" "4:1000000000000000"; do
+        n=$((n + 1))
+        cp "$W/a.h5" "$W/h$n.h5"
+        "$PY" - "$W/h$n.h5" "$name" "$edit" <<'PY' || { bad "byte edit of attribute $name failed"; continue; }
+import struct, sys
+path, name, edit = sys.argv[1], sys.argv[2].encode() + b"\0", sys.argv[3]
+b = bytearray(open(path, "rb").read())
+i = b.find(name)
+# An attribute message (version 1): version, reserved, name size, datatype size, dataspace size.
+while i >= 0 and not (b[i - 8] == 1 and struct.unpack_from("<H", b, i - 6)[0] == len(name)):
+    i = b.find(name, i + 1)
+assert i >= 0, "attribute message not found"
+dts, dss = struct.unpack_from("<HH", b, i - 4)
+p8 = lambda x: (x + 7) // 8 * 8
+at, hexv = edit.split(":")
+pos = i + p8(len(name)) + p8(dts) + p8(dss) + int(at)
+v = bytes.fromhex(hexv)
+b[pos:pos + len(v)] = v
+open(path, "wb").write(bytes(b))
+PY
+        pat="attribute .*/$name: row 0 references a string that is not in the file"
+        refused "heap attribute $name $edit" "$pat" "$Q" inspect "$W/h$n.h5"
     done
 done
 report

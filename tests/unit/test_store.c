@@ -786,6 +786,25 @@ static void test_large(void)
     unlink(path);
 }
 
+/*
+ * A stats file whose root attribute's heap reference makes HDF5 1.10's H5HG_read copy between
+ * overlapping buffers (found by tests/fuzz/fuzz_stats; SIGSEGV in the Release build): refused
+ * as corrupt before HDF5 reads the string.
+ */
+static void test_heap_reference(void)
+{
+    const char *base = getenv("QCAL_TEST_DATA");
+    char path[1200];
+    qcal_stats r;
+    qcal_error err = { 0 };
+
+    snprintf(path, sizeof path, "%s/stats/h5hg-read-overlap-root-attr.h5",
+             base && *base ? base : "data");
+    QT_EQ_I64(qcal_stats_read(path, &r, &err), QCAL_E_CORRUPT);
+    QT_TRUE(msg_has(&err, "h5hg-read-overlap-root-attr.h5: "));
+    QT_TRUE(r.act == NULL && r.qcal_version == NULL);
+}
+
 int main(void)
 {
     snprintf(g_dir, sizeof g_dir, "/tmp/qcal_test_store_XXXXXX");
@@ -801,6 +820,7 @@ int main(void)
     QT_RUN(test_write_errors);
     QT_RUN(test_h5dump);
     QT_RUN(test_large);
+    QT_RUN(test_heap_reference);
     unlink(path_in_dir("stats.h5"));
     if (rmdir(g_dir) != 0)
         fprintf(stderr, "note: %s not empty: %s\n", g_dir, strerror(errno));
