@@ -89,6 +89,8 @@ typedef struct qcal_stats {
     char *created;      /* ISO 8601 */
     char *model_path;
     char *model_sha256;
+    char *source_dtype; /* "float16"/"bfloat16": the model was half precision (run in float32);
+                         * NULL for a float32 model (the attribute is then absent) */
     uint64_t samples;   /* samples that contributed */
     int bins;
     char *preprocess;   /* JSON */

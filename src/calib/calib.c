@@ -545,6 +545,9 @@ qcal_status qcal_calib_fill_stats(const qcal_calib *c, qcal_stats *s, qcal_error
     s->created = dupstr(when);
     s->model_path = dupstr(qcal_model_path(m));
     s->model_sha256 = dupstr(qcal_model_sha256(m));
+    if (qcal_model_source_dtype(m) != QCAL_DT_FLOAT &&
+        !(s->source_dtype = strdup(qcal_dtype_name(qcal_model_source_dtype(m)))))
+        return qcal_error_set(err, QCAL_E_NOMEM, "out of memory");
     s->bins = (int)qcal_collector_bins(c->coll);
     s->preprocess = dupstr(pre);
     s->act = calloc(c->n_act + 1, sizeof *s->act);

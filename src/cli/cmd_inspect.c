@@ -373,6 +373,9 @@ static void print_text(const qcal_stats *s, const inspect_opts *o, const warning
     printf("%s: %s\n", o->path, "qcal-stats v1");
     printf("  model     %s (sha256 %.16s...)\n", s->model_path ? s->model_path : "",
            s->model_sha256 ? s->model_sha256 : "");
+    if (s->source_dtype)
+        printf("  source    a %s model, run in float32 (values widened exactly; Casts to %s "
+               "rounded)\n", s->source_dtype, s->source_dtype);
     printf("  samples   %llu (%zu skipped)  ranks %d  bins %d\n",
            (unsigned long long)s->samples, s->n_skipped, s->ranks, s->bins);
     printf("  created   %s  by qcal %s\n", s->created ? s->created : "",
@@ -557,6 +560,9 @@ static json_t *build_json(const qcal_stats *s, const inspect_opts *o, const warn
                      sets ? sets : json_null(), "activations", acts ? acts : json_null(),
                      "weights", wts ? wts : json_null(), "warnings",
                      warns ? warns : json_null());
+    if (root)
+        json_object_set_new(root, "source_dtype",
+                            s->source_dtype ? json_string(s->source_dtype) : json_string("float32"));
     return root;
 }
 

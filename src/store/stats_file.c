@@ -56,6 +56,7 @@ void qcal_stats_fini(qcal_stats *s)
     free(s->created);
     free(s->model_path);
     free(s->model_sha256);
+    free(s->source_dtype);
     free(s->preprocess);
     free(s->dataset);
     free(s->rank_samples);
@@ -180,6 +181,8 @@ static qcal_status write_root(const qcal__h5 *h, hid_t fid, const qcal_stats *s)
     TRY(qcal__h5_attr_string(h, fid, "created", s->created));
     TRY(qcal__h5_attr_string(h, fid, "model_path", s->model_path));
     TRY(qcal__h5_attr_string(h, fid, "model_sha256", s->model_sha256));
+    if (s->source_dtype)
+        TRY(qcal__h5_attr_string(h, fid, "source_dtype", s->source_dtype));
     TRY(qcal__h5_attr_scalar(h, fid, "samples", H5T_STD_U64LE, H5T_NATIVE_UINT64, &s->samples));
     TRY(qcal__h5_attr_scalar(h, fid, "bins", H5T_STD_I32LE, H5T_NATIVE_INT, &s->bins));
     TRY(qcal__h5_attr_string(h, fid, "preprocess", s->preprocess));

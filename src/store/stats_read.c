@@ -101,6 +101,14 @@ static qcal_status read_root(const qcal__h5 *h, hid_t fid, qcal_stats *s)
     TRY(qcal__h5_attr_read_string(h, fid, "created", &s->created));
     TRY(qcal__h5_attr_read_string(h, fid, "model_path", &s->model_path));
     TRY(qcal__h5_attr_read_string(h, fid, "model_sha256", &s->model_sha256));
+    if (H5Aexists(fid, "source_dtype") > 0) {
+        TRY(qcal__h5_attr_read_string(h, fid, "source_dtype", &s->source_dtype));
+        if (strcmp(s->source_dtype, "float16") != 0 && strcmp(s->source_dtype, "bfloat16") != 0) {
+            st = qcal_error_set(h->err, QCAL_E_CORRUPT, "%s: source_dtype '%.40s' is neither "
+                                "float16 nor bfloat16", h->path, s->source_dtype);
+            goto out;
+        }
+    }
     TRY(qcal__h5_attr_read(h, fid, "samples", H5T_NATIVE_UINT64, 0, &s->samples));
     TRY(qcal__h5_attr_read(h, fid, "bins", H5T_NATIVE_INT, 0, &s->bins));
     if (s->bins < 2 || (size_t)s->bins > QCAL_HIST_MAX_BINS || (s->bins & (s->bins - 1))) {
