@@ -12,6 +12,7 @@
  * later runs, freed with the model). Failures there are returned as a status.
  */
 #include <cblas.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -710,6 +711,47 @@ static int by_offset(const void *a, const void *b)
 }
 
 /*
+ * Overlap queries for plan(): a max-segment tree over the slots sorted by start, holding each
+ * placed slot's end (INT_MIN while unplaced). The placed slots whose lifetime meets [s, e] are
+ * those among the first `upto` (start <= e) with end >= s; subtrees whose maximum end is below s
+ * are skipped, so a query costs O((k + 1) log n) for k overlaps and planning a chain is
+ * O(n log n) instead of O(n^2).
+ */
+typedef struct overlap_tree {
+    size_t leaves;      /* power of two >= slot count */
+    int *mx;            /* [2 * leaves] */
+    slot **at;          /* slot of each leaf, by start */
+} overlap_tree;
+
+static void overlap_set(overlap_tree *ot, size_t leaf, int end)
+{
+    size_t i = ot->leaves + leaf;
+
+    ot->mx[i] = end;
+    for (i >>= 1; i; i >>= 1)
+        ot->mx[i] = ot->mx[2 * i] > ot->mx[2 * i + 1] ? ot->mx[2 * i] : ot->mx[2 * i + 1];
+}
+
+static void overlap_query(const overlap_tree *ot, size_t node, size_t lo, size_t width,
+                          size_t upto, int s, slot **out, size_t *cnt)
+{
+    if (lo >= upto || ot->mx[node] < s)
+        return;
+    if (width == 1) {
+        out[(*cnt)++] = ot->at[lo];
+        return;
+    }
+    overlap_query(ot, 2 * node, lo, width / 2, upto, s, out, cnt);
+    overlap_query(ot, 2 * node + 1, lo + width / 2, width / 2, upto, s, out, cnt);
+}
+
+static int by_start(const void *a, const void *b)
+{
+    const slot *x = *(const slot *const *)a, *y = *(const slot *const *)b;
+    return (x->start > y->start) - (x->start < y->start);
+}
+
+/*
  * Greedy arena planning: tensors by decreasing size, each at the lowest offset that does not
  * overlap (in bytes) any placed tensor whose lifetime overlaps its own. A node's outputs never
  * share memory with its inputs (their lifetimes meet at the node).
@@ -719,7 +761,9 @@ static qcal_status plan(qcal_model *m, qcal_error *err)
     qcal__graph *g = m->g;
     slot *s = NULL;
     slot **placed = NULL;
-    size_t ns = 0, np = 0, total = 0;
+    overlap_tree ot = { 1, NULL, NULL };
+    size_t *leaf_of = NULL;
+    size_t ns = 0, total = 0;
     qcal_status st = QCAL_OK;
 
     for (int i = 0; i < g->n_nodes; i++) {
@@ -749,14 +793,35 @@ static qcal_status plan(qcal_model *m, qcal_error *err)
         ns++;
     }
     qsort(s, ns, sizeof *s, by_size_desc);
+    while (ot.leaves < ns)
+        ot.leaves *= 2;
+    ot.mx = malloc(2 * ot.leaves * sizeof *ot.mx);
+    ot.at = calloc(ot.leaves + 1, sizeof *ot.at);
+    leaf_of = malloc((ns + 1) * sizeof *leaf_of);
+    if (!ot.mx || !ot.at || !leaf_of) {
+        st = qcal_error_set(err, QCAL_E_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < 2 * ot.leaves; i++)
+        ot.mx[i] = INT_MIN;
+    for (size_t i = 0; i < ns; i++)
+        ot.at[i] = &s[i];
+    qsort(ot.at, ns, sizeof *ot.at, by_start);
+    for (size_t i = 0; i < ns; i++)
+        leaf_of[ot.at[i] - s] = i;
     for (size_t i = 0; i < ns; i++) {
-        size_t need = align_up(s[i].t->nbytes), off = 0, cnt = 0;
-        for (size_t j = 0; j < np; j++)
-            if (placed[j]->start <= s[i].end && s[i].start <= placed[j]->end)
-                placed[np + cnt++] = placed[j]; /* scratch area after the placed list */
-        qsort(placed + np, cnt, sizeof *placed, by_offset);
+        size_t need = align_up(s[i].t->nbytes), off = 0, cnt = 0, lo = 0, hi = ns;
+        while (lo < hi) { /* upto: the slots that start at or before s[i].end */
+            size_t mid = lo + (hi - lo) / 2;
+            if (ot.at[mid]->start <= s[i].end)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        overlap_query(&ot, 1, 0, ot.leaves, lo, s[i].start, placed, &cnt);
+        qsort(placed, cnt, sizeof *placed, by_offset);
         for (size_t j = 0; j < cnt; j++) {
-            const slot *p = placed[np + j];
+            const slot *p = placed[j];
             if (p->t->offset >= off + need)
                 break;
             if (p->t->offset + align_up(p->t->nbytes) > off)
@@ -765,7 +830,7 @@ static qcal_status plan(qcal_model *m, qcal_error *err)
         s[i].t->offset = off;
         if (off + need > total)
             total = off + need;
-        placed[np++] = &s[i];
+        overlap_set(&ot, leaf_of[i], s[i].end);
     }
     free(m->arena);
     m->arena = alloc_aligned(total);
@@ -778,6 +843,9 @@ static qcal_status plan(qcal_model *m, qcal_error *err)
 out:
     free(s);
     free(placed);
+    free(ot.mx);
+    free(ot.at);
+    free(leaf_of);
     return st;
 }
 

@@ -243,21 +243,26 @@ qcal__tensor *qcal__graph_find(const qcal__graph *g, const char *name)
 
 qcal__tensor *qcal__graph_add_tensor(qcal__graph *g, const char *name)
 {
-    qcal__tensor **grown;
     qcal__tensor *t = calloc(1, sizeof *t);
 
     if (!t)
         return NULL;
     t->name = strdup(name);
-    grown = realloc(g->tensors, (g->n_tensors + 1) * sizeof *grown);
-    if (!t->name || !grown) {
+    if (t->name && g->n_tensors == g->cap_tensors) {
+        /* Doubling: adding n tensors costs O(n), not O(n^2) copies. */
+        size_t cap = g->cap_tensors ? 2 * g->cap_tensors : 64;
+        qcal__tensor **grown = cap < SIZE_MAX / sizeof *grown
+                                   ? realloc(g->tensors, cap * sizeof *grown) : NULL;
+        if (grown) {
+            g->tensors = grown;
+            g->cap_tensors = cap;
+        }
+    }
+    if (!t->name || g->n_tensors == g->cap_tensors) {
         free(t->name);
         free(t);
-        if (grown)
-            g->tensors = grown;
         return NULL;
     }
-    g->tensors = grown;
     t->producer = -1;
     t->last_use = -1;
     t->id = g->n_tensors;

@@ -111,8 +111,8 @@ typedef struct qcal__graph {
     /* QCAL_DT_FLOAT16 / QCAL_DT_BFLOAT16 when an input, output, initializer or Constant of the
      * file has that type (the model was converted to half precision), else QCAL_DT_FLOAT. */
     qcal_dtype source_dtype;
-    size_t n_tensors;
-    qcal__tensor **tensors; /* all tensors, owned */
+    size_t n_tensors, cap_tensors;
+    qcal__tensor **tensors; /* all tensors, owned (capacity cap_tensors, grown by doubling) */
     int n_nodes;
     qcal__node *nodes;      /* execution (topological) order */
     int n_inputs;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/evp.h>
 
@@ -91,44 +92,97 @@ static void widen_narrow(float *dst, const uint8_t *src, size_t n, qcal_dtype dt
     }
 }
 
-/* Reads external data (data_location EXTERNAL) relative to dir. */
+/* Parses an external_data offset/length: decimal digits only, no sign or space, no overflow. */
+static bool parse_u64(const char *s, uint64_t *v)
+{
+    uint64_t x = 0;
+
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || x > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+            return false;
+        x = x * 10 + (uint64_t)(*s - '0');
+    }
+    *v = x;
+    return true;
+}
+
+/*
+ * Reads external data (data_location EXTERNAL). The ONNX rules, enforced: location is a relative
+ * path that stays inside the model's folder once `..` and symbolic links are resolved (realpath
+ * of both, then a prefix check), it names a regular file, and offset/length are decimal numbers
+ * with offset + length inside the file. Anything else is refused before a byte is read.
+ */
 static qcal_status read_external(const Onnx__TensorProto *tp, const char *dir, void *dst,
                                  size_t nbytes, qcal_error *err)
 {
-    const char *loc = NULL;
-    long long offset = 0, length = -1;
-    char path[PATH_MAX];
+    const char *name = tp->name ? tp->name : "", *loc = NULL;
+    uint64_t offset = 0, length = 0;
+    bool has_length = false;
+    char joined[PATH_MAX], rdir[PATH_MAX], rfile[PATH_MAX];
+    struct stat sb;
+    size_t dlen;
     FILE *fp;
 
     for (size_t i = 0; i < tp->n_external_data; i++) {
         const Onnx__StringStringEntryProto *e = tp->external_data[i];
         if (!e->key || !e->value)
             continue;
-        if (strcmp(e->key, "location") == 0)
+        if (strcmp(e->key, "location") == 0) {
             loc = e->value;
-        else if (strcmp(e->key, "offset") == 0)
-            offset = atoll(e->value);
-        else if (strcmp(e->key, "length") == 0)
-            length = atoll(e->value);
+        } else if (strcmp(e->key, "offset") == 0) {
+            if (!parse_u64(e->value, &offset))
+                return qcal_error_set(err, QCAL_E_CORRUPT, "tensor '%s': external data offset "
+                                      "'%.40s' is not a decimal number", name, e->value);
+        } else if (strcmp(e->key, "length") == 0) {
+            if (!parse_u64(e->value, &length))
+                return qcal_error_set(err, QCAL_E_CORRUPT, "tensor '%s': external data length "
+                                      "'%.40s' is not a decimal number", name, e->value);
+            has_length = true;
+        }
     }
-    if (!loc)
+    if (!loc || !loc[0])
         return qcal_error_set(err, QCAL_E_CORRUPT, "tensor '%s': external data without location",
-                              tp->name ? tp->name : "");
-    if (length >= 0 && (size_t)length != nbytes)
-        return qcal_error_set(err, QCAL_E_CORRUPT,
-                              "tensor '%s': external data length %lld, expected %zu bytes",
-                              tp->name ? tp->name : "", length, nbytes);
-    if (snprintf(path, sizeof path, "%s/%s", dir ? dir : ".", loc) >= (int)sizeof path)
-        return qcal_error_set(err, QCAL_E_INVALID, "%s: path too long", loc);
-    fp = fopen(path, "rb");
+                              name);
+    if (has_length && length != nbytes)
+        return qcal_error_set(err, QCAL_E_CORRUPT, "tensor '%s': external data length %llu, "
+                              "expected %zu bytes", name, (unsigned long long)length, nbytes);
+    if (loc[0] == '/')
+        return qcal_error_set(err, QCAL_E_CORRUPT, "tensor '%s': external data location '%.200s' "
+                              "is absolute (ONNX requires a path relative to the model)", name,
+                              loc);
+    if (!realpath(dir ? dir : ".", rdir))
+        return qcal_error_set(err, QCAL_E_IO, "%s: %s", dir ? dir : ".", strerror(errno));
+    if (snprintf(joined, sizeof joined, "%s/%s", rdir, loc) >= (int)sizeof joined)
+        return qcal_error_set(err, QCAL_E_INVALID, "tensor '%s': external data path too long",
+                              name);
+    if (!realpath(joined, rfile))
+        return qcal_error_set(err, QCAL_E_IO, "%s: %s (external data of tensor '%s')", joined,
+                              strerror(errno), name);
+    dlen = strlen(rdir);
+    if (!(strcmp(rdir, "/") == 0 || (strncmp(rfile, rdir, dlen) == 0 && rfile[dlen] == '/')))
+        return qcal_error_set(err, QCAL_E_CORRUPT, "tensor '%s': external data location "
+                              "'%.200s' leaves the model's folder %s", name, loc, rdir);
+    fp = fopen(rfile, "rb");
     if (!fp)
-        return qcal_error_set(err, QCAL_E_IO, "%s: %s (external data of tensor '%s')", path,
-                              strerror(errno), tp->name ? tp->name : "");
-    if (fseek(fp, (long)offset, SEEK_SET) != 0 || fread(dst, 1, nbytes, fp) != nbytes) {
+        return qcal_error_set(err, QCAL_E_IO, "%s: %s (external data of tensor '%s')", rfile,
+                              strerror(errno), name);
+    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
         fclose(fp);
-        return qcal_error_set(err, QCAL_E_CORRUPT,
-                              "%s: too short for tensor '%s' (%zu bytes at offset %lld)", path,
-                              tp->name ? tp->name : "", nbytes, offset);
+        return qcal_error_set(err, QCAL_E_CORRUPT, "%s: not a regular file (external data of "
+                              "tensor '%s')", rfile, name);
+    }
+    if (offset > (uint64_t)sb.st_size || nbytes > (uint64_t)sb.st_size - offset) {
+        fclose(fp);
+        return qcal_error_set(err, QCAL_E_CORRUPT, "%s: %lld bytes, too short for tensor '%s' "
+                              "(%zu bytes at offset %llu)", rfile, (long long)sb.st_size, name,
+                              nbytes, (unsigned long long)offset);
+    }
+    if (fseeko(fp, (off_t)offset, SEEK_SET) != 0 || fread(dst, 1, nbytes, fp) != nbytes) {
+        fclose(fp);
+        return qcal_error_set(err, QCAL_E_IO, "%s: read failed (external data of tensor '%s')",
+                              rfile, name);
     }
     fclose(fp);
     return QCAL_OK;
@@ -305,14 +359,61 @@ static void map_put(name_map *m, qcal__tensor *t)
 }
 
 /* ---- attributes ---- */
+/* AttributeProto.AttributeType names and the field each type's value lives in. */
+static const char *const ATTR_TYPE[] = {
+    "UNDEFINED", "FLOAT", "INT", "STRING", "TENSOR", "GRAPH", "FLOATS", "INTS", "STRINGS",
+    "TENSORS", "GRAPHS", "SPARSE_TENSOR", "SPARSE_TENSORS", "TYPE_PROTO", "TYPE_PROTOS",
+};
+static const char *const ATTR_FIELD[] = {
+    "none", "f", "i", "s", "t", "g", "floats", "ints", "strings", "tensors", "graphs",
+    "sparse_tensor", "sparse_tensors", "tp", "type_protos",
+};
+
+/*
+ * ONNX checker rule: an attribute holds exactly one value field (a list type may hold none, the
+ * empty list), and when its type is declared the value is in that type's field (so a declared
+ * TENSOR or GRAPH always has its message).
+ */
+static qcal_status check_attr_fields(const Onnx__AttributeProto *ap, qcal_error *err)
+{
+    /* Indexed by AttributeType: FLOAT 1, INT 2, STRING 3, TENSOR 4, GRAPH 5, FLOATS 6, INTS 7,
+     * STRINGS 8, TENSORS 9, GRAPHS 10, SPARSE_TENSOR 11, SPARSE_TENSORS 12, TYPE_PROTO 13,
+     * TYPE_PROTOS 14. */
+    const bool set[15] = {
+        false, ap->has_f, ap->has_i, ap->has_s, ap->t != NULL, ap->g != NULL, ap->n_floats > 0,
+        ap->n_ints > 0, ap->n_strings > 0, ap->n_tensors > 0, ap->n_graphs > 0,
+        ap->sparse_tensor != NULL, ap->n_sparse_tensors > 0, ap->tp != NULL, ap->n_type_protos > 0,
+    };
+    const char *name = ap->name ? ap->name : "";
+    int used = 0, which = 0, type = ap->has_type ? (int)ap->type : 0;
+
+    for (int k = 1; k < 15; k++)
+        if (set[k])
+            used++, which = k;
+    if (used > 1)
+        return qcal_error_set(err, QCAL_E_CORRUPT, "attribute '%s' holds %d values (one of f, i, "
+                              "s, t, g, floats, ints, ... expected)", name, used);
+    if (type <= 0 || type >= 15 || which == type)
+        return QCAL_OK; /* no type (IR 1-2: taken from the field), or an unknown newer type */
+    if (which == 0 && type >= 6 && type != 11 && type != 13)
+        return QCAL_OK; /* an empty list */
+    return qcal_error_set(err, QCAL_E_CORRUPT, "attribute '%s' is declared %s but holds %s%s%s",
+                          name, ATTR_TYPE[type], which ? "field '" : "no value",
+                          which ? ATTR_FIELD[which] : "", which ? "'" : "");
+}
+
 static qcal_status convert_attr(const Onnx__AttributeProto *ap, const char *dir, qcal__attr *a,
                                 qcal_error *err)
 {
     int type = ap->has_type ? (int)ap->type : 0;
+    qcal_status st;
 
     a->name = strdup(ap->name ? ap->name : "");
     if (!a->name)
         return qcal_error_set(err, QCAL_E_NOMEM, "out of memory");
+    st = check_attr_fields(ap, err);
+    if (st != QCAL_OK)
+        return st;
     /* IR 1-2 files may omit the type: take it from the field that is set. */
     if (type == 0) {
         if (ap->n_floats) type = QCAL__A_FLOATS;
@@ -366,7 +467,6 @@ static qcal_status convert_attr(const Onnx__AttributeProto *ap, const char *dir,
         }
         break;
     case QCAL__A_TENSOR: {
-        qcal_status st;
         a->t = calloc(1, sizeof *a->t);
         if (!a->t || !(a->t->name = strdup(ap->t->name ? ap->t->name : a->name)))
             return qcal_error_set(err, QCAL_E_NOMEM, "out of memory");
@@ -489,60 +589,132 @@ static qcal_status build_subgraphs(qcal__graph *g, const Onnx__ModelProto *mp, c
 
 /*
  * Kahn's algorithm over node dependencies. ONNX requires files to be topologically sorted;
- * we accept any order and fail only on cycles or undefined inputs.
+ * we accept any order and fail only on cycles or undefined inputs. A node depends on its inputs
+ * and on the enclosing-scope tensors its subgraphs read, when g computes them. Linear in nodes
+ * + edges: the consumers of every node are listed once (CSR, in node order), so nodes become
+ * ready in the same order as a scan of all nodes would give (ready nodes in file order, then
+ * consumers in file order).
  */
 static qcal_status topo_order(qcal__graph *g, qcal_error *err)
 {
-    int n = g->n_nodes;
-    int *indeg = calloc((size_t)n + 1, sizeof *indeg);
-    int *order = malloc(((size_t)n + 1) * sizeof *order);
-    qcal__node *sorted = malloc(((size_t)n + 1) * sizeof *sorted);
-    int head = 0, tail = 0;
+    size_t n = (size_t)g->n_nodes, edges = 0;
+    int *indeg = calloc(n + 1, sizeof *indeg);
+    size_t *start = calloc(n + 2, sizeof *start);
+    int *order = malloc((n + 1) * sizeof *order);
+    int *cons = NULL;
+    qcal__node *sorted = malloc((n + 1) * sizeof *sorted);
+    size_t head = 0, tail = 0;
     qcal_status st = QCAL_OK;
 
-    if (!indeg || !order || !sorted) {
+    if (!indeg || !start || !order || !sorted) {
         st = qcal_error_set(err, QCAL_E_NOMEM, "%s: out of memory", g->path);
         goto out;
     }
-    for (int i = 0; i < n; i++)
-        for (int k = 0; k < g->nodes[i].n_in + g->nodes[i].n_implicit; k++)
-            if (LOCAL_DEP(g, SUBGRAPH_DEP(&g->nodes[i], k)))
+    for (size_t i = 0; i < n; i++) {
+        for (int k = 0; k < g->nodes[i].n_in + g->nodes[i].n_implicit; k++) {
+            const qcal__tensor *t = SUBGRAPH_DEP(&g->nodes[i], k);
+            if (LOCAL_DEP(g, t)) {
                 indeg[i]++;
-    for (int i = 0; i < n; i++)
-        if (indeg[i] == 0)
-            order[tail++] = i;
-    while (head < tail) {
-        int i = order[head++];
-        for (int j = 0; j < n; j++) {
-            if (indeg[j] == 0)
-                continue;
-            for (int k = 0; k < g->nodes[j].n_in + g->nodes[j].n_implicit; k++) {
-                const qcal__tensor *t = SUBGRAPH_DEP(&g->nodes[j], k);
-                if (LOCAL_DEP(g, t) && t->producer == i && --indeg[j] == 0)
-                    order[tail++] = j;
+                start[t->producer + 1]++;
+                edges++;
             }
         }
+    }
+    for (size_t i = 0; i < n; i++)
+        start[i + 1] += start[i];
+    cons = malloc((edges + 1) * sizeof *cons);
+    if (!cons) {
+        st = qcal_error_set(err, QCAL_E_NOMEM, "%s: out of memory", g->path);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) /* start[p] becomes the end of p's list as it fills */
+        for (int k = 0; k < g->nodes[i].n_in + g->nodes[i].n_implicit; k++) {
+            const qcal__tensor *t = SUBGRAPH_DEP(&g->nodes[i], k);
+            if (LOCAL_DEP(g, t))
+                cons[start[t->producer]++] = (int)i;
+        }
+    for (size_t i = n; i > 0; i--) /* back to the starts */
+        start[i] = start[i - 1];
+    start[0] = 0;
+    for (size_t i = 0; i < n; i++)
+        if (indeg[i] == 0)
+            order[tail++] = (int)i;
+    while (head < tail) {
+        int i = order[head++];
+        for (size_t e = start[i]; e < start[i + 1]; e++)
+            if (--indeg[cons[e]] == 0)
+                order[tail++] = cons[e];
     }
     if (tail != n) {
         st = qcal_error_set(err, QCAL_E_CORRUPT, "%s: graph has a cycle", g->path);
         goto out;
     }
-    for (int i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++)
         sorted[i] = g->nodes[order[i]];
-    for (int i = 0; i < n; i++) {
-        sorted[i].index = i;
+    for (size_t i = 0; i < n; i++) {
+        sorted[i].index = (int)i;
         for (int k = 0; k < sorted[i].n_out; k++)
             if (sorted[i].out[k])
-                sorted[i].out[k]->producer = i;
+                sorted[i].out[k]->producer = (int)i;
     }
     free(g->nodes);
     g->nodes = sorted;
     sorted = NULL;
 out:
     free(indeg);
+    free(start);
     free(order);
+    free(cons);
     free(sorted);
     return st;
+}
+
+/* ONNX checker: a graph input that names an initializer declares the initializer's type and,
+ * where it gives dimensions, its shape. */
+static qcal_status check_redeclared(const qcal__tensor *t, const Onnx__ValueInfoProto *vi,
+                                    const char *path, qcal_error *err)
+{
+    const Onnx__TypeProto *tp = vi->type;
+    const Onnx__TypeProto__Tensor *tt;
+    qcal_dtype file_dt = t->narrow ? t->narrow : t->dtype;
+    char a[128], b[128];
+
+    if (!t->shaped || !tp)
+        return QCAL_OK; /* an initializer of an unsupported type (reported later), no type */
+    if (tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
+        return qcal_error_set(err, QCAL_E_CORRUPT, "%s: graph input '%s' redeclares an "
+                              "initializer as a non-tensor type", path, t->name);
+    tt = tp->tensor_type;
+    if (tt->has_elem_type && tt->elem_type != (int32_t)file_dt)
+        return qcal_error_set(err, QCAL_E_CORRUPT, "%s: graph input '%s' is declared %s, its "
+                              "initializer is %s", path, t->name,
+                              qcal_dtype_name((qcal_dtype)tt->elem_type), qcal_dtype_name(file_dt));
+    if (!tt->shape)
+        return QCAL_OK;
+    if (tt->shape->n_dim != (size_t)t->rank)
+        goto mismatch;
+    for (size_t k = 0; k < tt->shape->n_dim; k++) {
+        const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[k];
+        if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
+            d->dim_value != t->dims[k])
+            goto mismatch;
+    }
+    return QCAL_OK;
+mismatch:
+    a[0] = '\0';
+    for (size_t k = 0, used = 0; k < tt->shape->n_dim && used < sizeof a; k++) {
+        const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[k];
+        int w = d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE
+                    ? snprintf(a + used, sizeof a - used, "%s%lld", k ? "x" : "",
+                               (long long)d->dim_value)
+                    : snprintf(a + used, sizeof a - used, "%s?", k ? "x" : "");
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+    return qcal_error_set(err, QCAL_E_CORRUPT, "%s: graph input '%s' is declared [%s], its "
+                          "initializer has shape [%s]", path, t->name, a,
+                          qcal__shape_str(t->rank, t->dims, b, sizeof b));
 }
 
 /* A float16/bfloat16 input, output, initializer or Constant makes the model a half-precision
@@ -575,8 +747,14 @@ static qcal_status build_graph(qcal__graph *g, const Onnx__ModelProto *mp, qcal_
         if (dom[0] == '\0' || strcmp(dom, "ai.onnx") == 0)
             default_opset = (int)o->version;
     }
+    /* ONNX checker: IR 3+ files name their operator sets; IR 1-2 files have none (opset 1). */
+    if (mp->n_opset_import == 0 && g->ir_version >= 3)
+        return qcal_error_set(err, QCAL_E_CORRUPT, "%s: IR version %lld model without "
+                              "opset_import", g->path, (long long)g->ir_version);
     if (default_opset < 0)
-        default_opset = mp->n_opset_import ? -1 : 1; /* IR 1-2 files have no opset_import */
+        default_opset = mp->n_opset_import ? -1 : 1;
+    if (gp->n_output == 0)
+        return qcal_error_set(err, QCAL_E_CORRUPT, "%s: the graph has no outputs", g->path);
     if (default_opset > MAX_OPSET)
         return qcal_error_set(err, QCAL_E_UNSUPPORTED, "%s: opset %d (at most %d supported)",
                               g->path, default_opset, MAX_OPSET);
@@ -599,8 +777,16 @@ static qcal_status build_graph(qcal__graph *g, const Onnx__ModelProto *mp, qcal_
     for (size_t i = 0; i < gp->n_initializer; i++) {
         const Onnx__TensorProto *tp = gp->initializer[i];
         qcal__tensor *t;
-        if (!tp->name || map_get(&map, tp->name))
-            continue;
+        if (!tp->name || !tp->name[0]) {
+            st = qcal_error_set(err, QCAL_E_CORRUPT, "%s: initializer %zu has no name", g->path,
+                                i);
+            goto out;
+        }
+        if (map_get(&map, tp->name)) {
+            st = qcal_error_set(err, QCAL_E_CORRUPT, "%s: initializer '%s' is defined twice",
+                                g->path, tp->name);
+            goto out;
+        }
         t = qcal__graph_add_tensor(g, tp->name);
         if (!t) {
             st = qcal_error_set(err, QCAL_E_NOMEM, "%s: out of memory", g->path);
@@ -633,8 +819,24 @@ static qcal_status build_graph(qcal__graph *g, const Onnx__ModelProto *mp, qcal_
     for (size_t i = 0; i < gp->n_input; i++) {
         const Onnx__ValueInfoProto *vi = gp->input[i];
         qcal__tensor *t;
-        if (!vi->name || map_get(&map, vi->name)) /* an initializer wins over the input */
+        if (!vi->name || !vi->name[0]) {
+            st = qcal_error_set(err, QCAL_E_CORRUPT, "%s: graph input %zu has no name", g->path,
+                                i);
+            goto out;
+        }
+        if ((t = map_get(&map, vi->name))) {
+            /* An initializer listed as an input too (IR < 4 requires it; later IRs allow it, as
+             * an overridable default): the declarations must agree. */
+            if (t->kind == QCAL__T_INPUT) {
+                st = qcal_error_set(err, QCAL_E_CORRUPT, "%s: graph input '%s' is declared twice",
+                                    g->path, vi->name);
+                goto out;
+            }
+            st = check_redeclared(t, vi, g->path, err);
+            if (st != QCAL_OK)
+                goto out;
             continue;
+        }
         t = qcal__graph_add_tensor(g, vi->name);
         if (!t) {
             st = qcal_error_set(err, QCAL_E_NOMEM, "%s: out of memory", g->path);
@@ -810,6 +1012,10 @@ qcal_status qcal__onnx_load_buffer(const char *path, const void *data, size_t le
     *out = NULL;
     if (sha256_hex)
         qcal__sha256_hex(data, len, sha256_hex);
+    /* protobuf-c recurses per nested message: bound the nesting before it runs. */
+    st = qcal__onnx_check_nesting(data, len, path, err);
+    if (st != QCAL_OK)
+        return st;
     mp = onnx__model_proto__unpack(NULL, len, data);
     if (!mp || !mp->graph) {
         if (mp) /* parsed, but without a graph */

@@ -20,25 +20,11 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+from protowire import field  # noqa: E402
+
 OPSET = [helper.make_opsetid("", 18), helper.make_opsetid("local", 1)]
 FOPSET = [helper.make_opsetid("", 18), helper.make_opsetid("local", 1)]
-
-
-def varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def field(num, payload):
-    """A length-delimited protobuf field (wire type 2)."""
-    return varint(num << 3 | 2) + varint(len(payload)) + payload
 
 
 def save(model, functions, path, defaults=None, ir=9):
